@@ -1,0 +1,119 @@
+"""The append-only, hash-chained audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from audit.choices import ActorKind, Outcome
+
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+    _raw_delete = delete
+
+
+class AuditEvent(models.Model):
+    """One recorded action. Rows are immutable and chained: ``hash = sha256(prev_hash + canonical)``
+    and ``signature = HMAC(server key, hash)``, so editing, deleting or reordering rows is detected
+    by ``manage.py audit_verify``.
+
+    Foreign keys use PROTECT: a user or team that appears in the trail cannot be hard-deleted
+    (deactivate instead), because the trail must keep pointing at them.
+    """
+
+    sequence = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    actor_kind = models.CharField(max_length=20, choices=ActorKind.choices)
+    token_name = models.CharField(max_length=100, blank=True)
+    team = models.ForeignKey(
+        "teams.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    team_slug = models.CharField(max_length=50, blank=True)
+    action = models.CharField(max_length=80, db_index=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.SUCCESS)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=80, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    reason = models.TextField(blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+    signature = models.CharField(max_length=64, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        permissions = [("view_all_events", "Can read every audit event (compliance reviewer)")]
+        indexes = [models.Index(fields=["team", "sequence"], name="audit_team_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} by {self.actor_name}"
+
+    def canonical(self) -> bytes:
+        """The event's content, serialised deterministically; what the hash covers."""
+        data = {
+            "created_at": self.created_at.isoformat(timespec="microseconds"),
+            "actor_id": self.actor_id,
+            "actor_name": self.actor_name,
+            "actor_kind": self.actor_kind,
+            "token_name": self.token_name,
+            "team_id": self.team_id,
+            "team_slug": self.team_slug,
+            "action": self.action,
+            "outcome": self.outcome,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "request_id": self.request_id,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "reason": self.reason,
+            "before": self.before,
+            "after": self.after,
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.prev_hash.encode() + self.canonical()).hexdigest()
+
+    def compute_signature(self) -> str:
+        return hmac.new(settings.MICROSTAX_AUDIT_KEY, self.hash.encode(), hashlib.sha256).hexdigest()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """A single row locked while appending, so concurrent writers extend the chain one at a time."""
+
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    last_sequence = models.BigIntegerField(default=0)

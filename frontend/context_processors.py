@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from microstax.teams.permissions import is_auditor, teams_for
+
+NAVIGATION = [
+    ("frontend:environments", "Environments"),
+    ("frontend:blueprints", "Blueprints"),
+    ("frontend:snapshots", "Snapshots"),
+    ("frontend:audit", "Audit"),
+    ("frontend:clusters", "Clusters"),
+]
+
+
+def navigation(request) -> dict:
+    """The team switcher and the navigation, on every page of a signed-in user."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    teams = list(teams_for(user).only("public_id", "slug", "name").order_by("slug"))
+    current = current_team_from(request, teams)
+    return {
+        "nav_items": NAVIGATION,
+        "nav_teams": teams,
+        "current_team": current,
+        "viewer_is_auditor": is_auditor(user),
+    }
+
+
+def current_team_from(request, teams):
+    """The team chosen in the switcher (kept in the session), else the first visible team."""
+    if hasattr(request, "_msx_current_team"):
+        return request._msx_current_team
+    wanted = request.session.get("team")
+    current = next((t for t in teams if t.public_id == wanted), teams[0] if teams else None)
+    request._msx_current_team = current
+    return current

@@ -1,0 +1,27 @@
+"""The root GraphQL schema: each app's Query, Mutation and Subscription merged into one."""
+
+from __future__ import annotations
+
+import strawberry
+from django.conf import settings
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+from microstax.teams.graphql.schema import Mutation as TeamMutation
+from microstax.teams.graphql.schema import Query as TeamQuery
+
+Query = merge_types("Query", (TeamQuery,))
+Mutation = merge_types("Mutation", (TeamMutation,))
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    config=StrawberryConfig(relay_max_results=settings.MICROSTAX_PAGE_SIZE_MAX),
+    extensions=[
+        DjangoOptimizerExtension,
+        lambda: QueryDepthLimiter(max_depth=settings.MICROSTAX_GRAPHQL_MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.MICROSTAX_GRAPHQL_MAX_ALIASES),
+    ],
+)

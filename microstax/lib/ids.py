@@ -1,0 +1,34 @@
+"""Public identifiers: a type prefix and a random suffix (``team_k3x9…``, ``env_…``).
+
+Database primary keys never leave the server; every API, URL, CLI output and audit event uses the
+public id, so ids are not guessable and say what they point at.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+_ALPHABET = "0123456789abcdefghijkmnpqrstvwxyz"  # no l, o, u: easier to read aloud
+_LENGTH = 12
+
+
+def new_public_id(prefix: str) -> str:
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(_LENGTH))
+
+
+class PublicIdModel(models.Model):
+    """Abstract base giving a model a prefixed, unique, immutable ``public_id``."""
+
+    PUBLIC_ID_PREFIX = ""
+
+    public_id = models.CharField(max_length=40, unique=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self.public_id:
+            self.public_id = new_public_id(self.PUBLIC_ID_PREFIX)
+        super().save(*args, **kwargs)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from audit.actions import record
+from microstax.teams import actions
+from microstax.teams.models import ApiToken, Team
+
+DEMO_TEAM = "demo"
+DEMO_TOKEN_NAME = "demo"
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo platform admin, the demo team and an API token (idempotent). "
+        "The admin password is kept in var/demo-credentials.json so re-runs can print it again; "
+        "the token is printed only when it is created."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="the URL to print")
+
+    def handle(self, *args, username: str, url: str, **options):
+        credentials_file = Path(settings.VAR_DIR) / "demo-credentials.json"
+        stored = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
+        password = stored.get("password") or secrets.token_urlsafe(12)
+
+        User = get_user_model()
+        with transaction.atomic():
+            admin = User.objects.filter(username=username).first()
+            if admin is None:
+                admin = User.objects.create_superuser(username=username, email=f"{username}@example.invalid",
+                                                      password=password)
+                record(action="user.create", actor=None, target_type="user", target_id=username,
+                       after={"username": username, "superuser": True}, reason="bootstrap_demo")
+            elif not admin.check_password(password):
+                admin.set_password(password)
+                admin.save(update_fields=["password"])
+                record(action="user.password.reset", actor=None, target_type="user", target_id=username,
+                       reason="bootstrap_demo")
+        credentials_file.parent.mkdir(parents=True, exist_ok=True)
+        credentials_file.write_text(json.dumps({"username": username, "password": password}))
+        os.chmod(credentials_file, 0o600)
+
+        team = Team.objects.filter(slug=DEMO_TEAM).first()
+        if team is None:
+            team = actions.create_team(actor=admin, slug=DEMO_TEAM, name="Demo team")
+
+        secret = None
+        if not ApiToken.objects.active().filter(user=admin, name=DEMO_TOKEN_NAME).exists():
+            _, secret = actions.create_api_token(actor=admin, name=DEMO_TOKEN_NAME)
+
+        out = self.stdout.write
+        out("")
+        out(f"  MicroStax is at   {url}/")
+        out(f"  GraphQL           {url}/graphql")
+        out(f"  Sign in as        {username} / {password}")
+        out(f"  Demo team         {team.slug} ({team.public_id})")
+        if secret:
+            out(f"  API token         {secret}   (shown once; store it now)")
+            out(f"  Try               curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' "
+                f"-d '{{\"query\": \"{{ viewer {{ username }} }}\"}}' {url}/graphql")
+        else:
+            out("  API token         already created and shown on the first run; make a new one with")
+            out(f"                    .venv/bin/python manage.py create_api_token {username} --name cli")
+        out("")

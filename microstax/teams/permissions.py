@@ -1,0 +1,77 @@
+"""The one code path for team authorisation, used by GraphQL, views and commands alike.
+
+Permissions live on the Team object in guardian's direct foreign-key tables, granted to one auth
+Group per (team, role); a membership puts its user in exactly one of those groups. Lists are
+filtered in SQL through ``get_objects_for_user``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, Group
+from django.db.models import QuerySet
+from guardian.shortcuts import assign_perm, get_objects_for_user
+
+from microstax.teams.choices import ROLE_PERMISSIONS, Role, TeamPermission
+from microstax.teams.models import Membership, Team, TeamRoleGroup
+
+AUDITOR_PERMISSION = "audit.view_all_events"
+
+
+def _qualified(perm: str) -> str:
+    return perm if "." in perm else f"teams.{perm}"
+
+
+def ensure_role_groups(team: Team) -> dict[str, Group]:
+    """Create the team's role groups and grant their object permissions (idempotent)."""
+    groups: dict[str, Group] = {}
+    existing = {rg.role: rg.group for rg in TeamRoleGroup.objects.filter(team=team).select_related("group")}
+    for role in Role:
+        group = existing.get(role)
+        if group is None:
+            group, _ = Group.objects.get_or_create(name=team.role_group_name(role))
+            TeamRoleGroup.objects.create(team=team, role=role, group=group)
+            for perm in ROLE_PERMISSIONS[role]:
+                assign_perm(_qualified(perm), group, team)
+        groups[role] = group
+    return groups
+
+
+def set_membership_group(membership: Membership) -> None:
+    """Put the member in exactly the group of their current role on that team."""
+    groups = ensure_role_groups(membership.team)
+    membership.user.groups.remove(*[g for role, g in groups.items() if role != membership.role])
+    membership.user.groups.add(groups[membership.role])
+
+
+def clear_membership_group(team: Team, user) -> None:
+    membership_groups = Group.objects.filter(team_role__team=team)
+    user.groups.remove(*membership_groups)
+
+
+def has_team_perm(user, team: Team, perm: str | TeamPermission) -> bool:
+    if user is None or isinstance(user, AnonymousUser) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return user.has_perm(_qualified(str(perm)), team)
+
+
+def teams_for(user, perm: str | TeamPermission = TeamPermission.VIEW) -> QuerySet[Team]:
+    """Teams on which ``user`` holds ``perm``, as a queryset filtered in SQL."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Team.objects.none()
+    return get_objects_for_user(
+        user, _qualified(str(perm)), klass=Team, with_superuser=True, accept_global_perms=False
+    )
+
+
+def role_of(user, team: Team) -> str | None:
+    membership = Membership.objects.filter(team=team, user=user).only("role").first()
+    return membership.role if membership else None
+
+
+def is_auditor(user) -> bool:
+    """Compliance reviewers (and platform admins) read every audit event."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return user.is_superuser or user.has_perm(AUDITOR_PERMISSION)
