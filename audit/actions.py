@@ -105,8 +105,9 @@ def verify_chain() -> VerifyResult:
     checked = 0
     for event in _events_in_order():
         if event.prev_hash != expected_prev:
-            return VerifyResult(False, checked, event.sequence, "link broken: an event before it was removed, "
-                                "inserted or reordered")
+            return VerifyResult(
+                False, checked, event.sequence, "link broken: an event before it was removed, inserted or reordered"
+            )
         if event.compute_hash() != event.hash:
             return VerifyResult(False, checked, event.sequence, "hash mismatch: the event's content was altered")
         if not hmac.compare_digest(event.compute_signature(), event.signature):

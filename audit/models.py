@@ -46,9 +46,7 @@ class AuditEvent(models.Model):
     actor_name = models.CharField(max_length=150)
     actor_kind = models.CharField(max_length=20, choices=ActorKind.choices)
     token_name = models.CharField(max_length=100, blank=True)
-    team = models.ForeignKey(
-        "teams.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
-    )
+    team = models.ForeignKey("teams.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
     team_slug = models.CharField(max_length=50, blank=True)
     action = models.CharField(max_length=80, db_index=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.SUCCESS)
@@ -73,6 +71,14 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} by {self.actor_name}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events cannot be deleted")
 
     def canonical(self) -> bytes:
         """The event's content, serialised deterministically; what the hash covers."""
@@ -103,17 +109,12 @@ class AuditEvent(models.Model):
     def compute_signature(self) -> str:
         return hmac.new(settings.MICROSTAX_AUDIT_KEY, self.hash.encode(), hashlib.sha256).hexdigest()
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError("audit events cannot be updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("audit events cannot be deleted")
-
 
 class AuditChainHead(models.Model):
     """A single row locked while appending, so concurrent writers extend the chain one at a time."""
 
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     last_sequence = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"chain head at #{self.last_sequence}"

@@ -12,11 +12,14 @@ from django.core.exceptions import ImproperlyConfigured
 from microstax.lib.env import env_bool, env_int, env_list, env_str
 
 
-@pytest.mark.parametrize(("reader", "value", "message"), [
-    (lambda: env_bool("MSX_T", False), "maybe", "MSX_T must be a boolean"),
-    (lambda: env_int("MSX_T", 1), "ten", "MSX_T must be an integer"),
-    (lambda: env_int("MSX_T", 1, minimum=2), "1", "MSX_T must be at least 2"),
-])
+@pytest.mark.parametrize(
+    ("reader", "value", "message"),
+    [
+        (lambda: env_bool("MSX_T", False), "maybe", "MSX_T must be a boolean"),
+        (lambda: env_int("MSX_T", 1), "ten", "MSX_T must be an integer"),
+        (lambda: env_int("MSX_T", 1, minimum=2), "1", "MSX_T must be at least 2"),
+    ],
+)
 def test_typed_readers_name_the_bad_variable(monkeypatch, reader, value, message):
     monkeypatch.setenv("MSX_T", value)
     with pytest.raises(ImproperlyConfigured, match=message):
@@ -36,11 +39,22 @@ def test_file_variants_and_lists(monkeypatch, tmp_path):
 
 
 def _load_settings(**env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL",
-                                                               "MICROSTAX_ENCRYPTION_KEY", "REDIS_URL")}
-    return subprocess.run([sys.executable, "-c", "import microstax.settings as s; print(s.Q_CLUSTER.get('redis'), "
-                           "s.CHANNEL_LAYERS['default']['BACKEND'], s.DATABASES['default']['ENGINE'])"],
-                          env={**clean, **env}, capture_output=True, text=True)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "MICROSTAX_ENCRYPTION_KEY", "REDIS_URL")
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import microstax.settings as s; print(s.Q_CLUSTER.get('redis'), "
+            "s.CHANNEL_LAYERS['default']['BACKEND'], s.DATABASES['default']['ENGINE'])",
+        ],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key():
@@ -54,11 +68,15 @@ def test_production_requires_a_valid_encryption_key():
 
 
 def test_redis_url_switches_the_broker_and_the_channel_layer():
-    result = _load_settings(DEBUG="true", REDIS_URL="redis://127.0.0.1:6379/3",
-                            DATABASE_URL="postgres://postgres@127.0.0.1:5432/test")
+    result = _load_settings(
+        DEBUG="true", REDIS_URL="redis://127.0.0.1:6379/3", DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["redis://127.0.0.1:6379/3", "channels_redis.core.RedisChannelLayer",
-                                     "django.db.backends.postgresql"]
+    assert result.stdout.split() == [
+        "redis://127.0.0.1:6379/3",
+        "channels_redis.core.RedisChannelLayer",
+        "django.db.backends.postgresql",
+    ]
 
 
 def test_a_bad_database_url_is_named():

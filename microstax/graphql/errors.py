@@ -15,5 +15,6 @@ def bad_input(message: str, *, field: str | None = None) -> GraphQLError:
 
 
 def unauthenticated() -> GraphQLError:
-    return GraphQLError("authentication required: sign in or send 'Authorization: Bearer msx_…'",
-                        extensions={"code": "UNAUTHENTICATED"})
+    return GraphQLError(
+        "authentication required: sign in or send 'Authorization: Bearer msx_…'", extensions={"code": "UNAUTHENTICATED"}
+    )

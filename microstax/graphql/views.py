@@ -13,6 +13,7 @@ class MicroStaxGraphQLView(GraphQLView):
     def dispatch(self, request: HttpRequest, *args, **kwargs):
         if request.method == "POST" and not request.user.is_authenticated:
             error = unauthenticated()
-            return JsonResponse({"errors": [error.formatted]}, status=401,
-                                headers={"WWW-Authenticate": 'Bearer realm="microstax"'})
+            return JsonResponse(
+                {"errors": [error.formatted]}, status=401, headers={"WWW-Authenticate": 'Bearer realm="microstax"'}
+            )
         return super().dispatch(request, *args, **kwargs)

@@ -69,8 +69,14 @@ def create_team(*, actor, slug: str, name: str) -> Team:
             team = Team.objects.create(slug=slug, name=name)
             membership = Membership.objects.create(team=team, user=actor, role=Role.OWNER)
             permissions.set_membership_group(membership)
-            record(action="team.create", actor=actor, team=team, target_type="team", target_id=team.public_id,
-                   after=team_snapshot(team))
+            record(
+                action="team.create",
+                actor=actor,
+                team=team,
+                target_type="team",
+                target_id=team.public_id,
+                after=team_snapshot(team),
+            )
     except IntegrityError:
         raise Conflict(f"a team with slug '{slug}' already exists", field="slug") from None
     return team
@@ -83,8 +89,15 @@ def rename_team(*, actor, team: Team, name: str) -> Team:
         before = team_snapshot(team)
         team.name = name
         team.save(update_fields=["name"])
-        record(action="team.rename", actor=actor, team=team, target_type="team", target_id=team.public_id,
-               before=before, after=team_snapshot(team))
+        record(
+            action="team.rename",
+            actor=actor,
+            team=team,
+            target_type="team",
+            target_id=team.public_id,
+            before=before,
+            after=team_snapshot(team),
+        )
     return team
 
 
@@ -113,8 +126,14 @@ def add_team_member(*, actor, team: Team, username: str, role: str) -> Membershi
         with transaction.atomic():
             membership = Membership.objects.create(team=team, user=user, role=role)
             permissions.set_membership_group(membership)
-            record(action="team.member.add", actor=actor, team=team, target_type="membership",
-                   target_id=f"{team.public_id}/{user.username}", after={"username": user.username, "role": role})
+            record(
+                action="team.member.add",
+                actor=actor,
+                team=team,
+                target_type="membership",
+                target_id=f"{team.public_id}/{user.username}",
+                after={"username": user.username, "role": role},
+            )
     except IntegrityError:
         raise Conflict(f"'{user.username}' is already a member of '{team.slug}'", field="username") from None
     return membership
@@ -125,20 +144,28 @@ def set_member_role(*, actor, team: Team, username: str, role: str) -> Membershi
     role = _clean_role(role)
     with transaction.atomic():
         _lock(team)
-        membership = Membership.objects.select_related("user", "team").filter(
-            team=team, user__username=username
-        ).first()
+        membership = (
+            Membership.objects.select_related("user", "team").filter(team=team, user__username=username).first()
+        )
         if membership is None:
             raise NotFound(f"'{username}' is not a member of '{team.slug}'", field="username")
         if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(team) == 1:
-            raise Conflict("a team must keep at least one owner; make someone else owner first",
-                           field="role", code="LAST_OWNER")
+            raise Conflict(
+                "a team must keep at least one owner; make someone else owner first", field="role", code="LAST_OWNER"
+            )
         before = {"username": username, "role": membership.role}
         membership.role = role
         membership.save(update_fields=["role"])
         permissions.set_membership_group(membership)
-        record(action="team.member.role", actor=actor, team=team, target_type="membership",
-               target_id=f"{team.public_id}/{username}", before=before, after={"username": username, "role": role})
+        record(
+            action="team.member.role",
+            actor=actor,
+            team=team,
+            target_type="membership",
+            target_id=f"{team.public_id}/{username}",
+            before=before,
+            after={"username": username, "role": role},
+        )
     return membership
 
 
@@ -154,13 +181,20 @@ def remove_team_member(*, actor, team: Team, username: str) -> None:
         if membership is None:
             raise NotFound(f"'{username}' is not a member of '{team.slug}'", field="username")
         if membership.role == Role.OWNER and _owner_count(team) == 1:
-            raise Conflict("the last owner cannot be removed; make someone else owner first",
-                           field="username", code="LAST_OWNER")
+            raise Conflict(
+                "the last owner cannot be removed; make someone else owner first", field="username", code="LAST_OWNER"
+            )
         before = {"username": username, "role": membership.role}
         permissions.clear_membership_group(team, membership.user)
         membership.delete()
-        record(action="team.member.remove", actor=actor, team=team, target_type="membership",
-               target_id=f"{team.public_id}/{username}", before=before)
+        record(
+            action="team.member.remove",
+            actor=actor,
+            team=team,
+            target_type="membership",
+            target_id=f"{team.public_id}/{username}",
+            before=before,
+        )
 
 
 def token_snapshot(token: ApiToken) -> dict:
@@ -196,8 +230,13 @@ def create_api_token(*, actor, name: str, expires_in_days: int | None = None, us
             display_prefix=secret[:10],
             expires_at=expires_at,
         )
-        record(action="token.create", actor=actor, target_type="api_token", target_id=token.public_id,
-               after={**token_snapshot(token), "user": owner.get_username()})
+        record(
+            action="token.create",
+            actor=actor,
+            target_type="api_token",
+            target_id=token.public_id,
+            after={**token_snapshot(token), "user": owner.get_username()},
+        )
     return token, secret
 
 
@@ -211,8 +250,14 @@ def revoke_api_token(*, actor, token: ApiToken) -> ApiToken:
     with transaction.atomic():
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        record(action="token.revoke", actor=actor, target_type="api_token", target_id=token.public_id,
-               before=token_snapshot(token), after={"revoked_at": token.revoked_at.isoformat()})
+        record(
+            action="token.revoke",
+            actor=actor,
+            target_type="api_token",
+            target_id=token.public_id,
+            before=token_snapshot(token),
+            after={"revoked_at": token.revoked_at.isoformat()},
+        )
     return token
 
 
@@ -233,5 +278,10 @@ def authenticate_token(secret: str) -> ApiToken | None:
 
 def record_authentication_failure(*, username: str, method: str, reason: str) -> None:
     """Failed logins and rejected tokens are security events: who tried, from where, why."""
-    record(action=f"auth.{method}.failed", actor=None, actor_name=(username or "anonymous")[:150],
-           outcome="failure", reason=reason)
+    record(
+        action=f"auth.{method}.failed",
+        actor=None,
+        actor_name=(username or "anonymous")[:150],
+        outcome="failure",
+        reason=reason,
+    )

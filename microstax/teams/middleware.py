@@ -25,8 +25,14 @@ class ApiTokenMiddleware:
             if token is None:
                 record_authentication_failure(username="", method="token", reason="invalid, expired or revoked token")
                 return JsonResponse(
-                    {"errors": [{"message": "invalid, expired or revoked API token",
-                                 "extensions": {"code": "UNAUTHENTICATED"}}]},
+                    {
+                        "errors": [
+                            {
+                                "message": "invalid, expired or revoked API token",
+                                "extensions": {"code": "UNAUTHENTICATED"},
+                            }
+                        ]
+                    },
                     status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="microstax"'},
                 )

@@ -58,6 +58,9 @@ class TeamRoleGroup(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "role"], name="unique_team_role_group")]
 
+    def __str__(self) -> str:
+        return f"{self.team.slug}:{self.role}"
+
 
 class Membership(models.Model):
     """A user's role in a team. Exactly one membership per (team, user)."""

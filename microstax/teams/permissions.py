@@ -60,9 +60,7 @@ def teams_for(user, perm: str | TeamPermission = TeamPermission.VIEW) -> QuerySe
     """Teams on which ``user`` holds ``perm``, as a queryset filtered in SQL."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Team.objects.none()
-    return get_objects_for_user(
-        user, _qualified(str(perm)), klass=Team, with_superuser=True, accept_global_perms=False
-    )
+    return get_objects_for_user(user, _qualified(str(perm)), klass=Team, with_superuser=True, accept_global_perms=False)
 
 
 def role_of(user, team: Team) -> str | None:

@@ -15,8 +15,16 @@ from audit.redaction import REDACTED, redact
 
 @pytest.fixture
 def three_events(db, owner):
-    return [record(action=f"test.{i}", actor=owner, target_type="thing", target_id=f"t{i}",
-                   after={"n": i, "password": "hunter2"}) for i in range(3)]
+    return [
+        record(
+            action=f"test.{i}",
+            actor=owner,
+            target_type="thing",
+            target_id=f"t{i}",
+            after={"n": i, "password": "hunter2"},
+        )
+        for i in range(3)
+    ]
 
 
 def _raw(sql: str, params: list) -> None:
@@ -35,10 +43,22 @@ def test_secret_looking_values_are_redacted_before_writing(three_events):
 
 
 def test_redaction_covers_keys_and_token_shaped_values():
-    data = {"db_password": "x", "accessToken": "y", "token_name": "laptop", "author": "ann",
-            "note": "here is msx_abcdefghijklmnop", "nested": [{"kubeconfig": "apiVersion: v1"}]}
-    assert redact(data) == {"db_password": REDACTED, "accessToken": REDACTED, "token_name": "laptop",
-                            "author": "ann", "note": REDACTED, "nested": [{"kubeconfig": REDACTED}]}
+    data = {
+        "db_password": "x",
+        "accessToken": "y",
+        "token_name": "laptop",
+        "author": "ann",
+        "note": "here is msx_abcdefghijklmnop",
+        "nested": [{"kubeconfig": "apiVersion: v1"}],
+    }
+    assert redact(data) == {
+        "db_password": REDACTED,
+        "accessToken": REDACTED,
+        "token_name": "laptop",
+        "author": "ann",
+        "note": REDACTED,
+        "nested": [{"kubeconfig": REDACTED}],
+    }
 
 
 def test_the_orm_refuses_to_change_or_delete_events(three_events):
@@ -78,8 +98,11 @@ def test_reordering_rows_is_detected(three_events):
     a, b = three_events[0], three_events[1]
     # Swap the content of two rows (keeping each row's own hash columns consistent with its content).
     for src, dst in ((a, b), (b, a)):
-        _raw("UPDATE audit_auditevent SET action=%s, target_id=%s, prev_hash=%s, hash=%s, signature=%s "
-             "WHERE sequence=%s", [src.action, src.target_id, src.prev_hash, "tmp" + str(dst.pk), src.signature, dst.pk])
+        _raw(
+            "UPDATE audit_auditevent SET action=%s, target_id=%s, prev_hash=%s, hash=%s, signature=%s "
+            "WHERE sequence=%s",
+            [src.action, src.target_id, src.prev_hash, "tmp" + str(dst.pk), src.signature, dst.pk],
+        )
     _raw("UPDATE audit_auditevent SET hash=%s WHERE sequence=%s", [a.hash, b.pk])
     _raw("UPDATE audit_auditevent SET hash=%s WHERE sequence=%s", [b.hash, a.pk])
     result = verify_chain()
@@ -116,7 +139,11 @@ def test_request_ids_flow_from_the_http_request_into_events(gql, owner):
 
     client = Client()
     client.force_login(owner)
-    response = client.post("/graphql", data='{"query": "mutation { createTeam(input: {slug: \\"x1\\", name: \\"X\\"}) '
-                           '{ errors { code } } }"}', content_type="application/json", HTTP_X_REQUEST_ID="req-from-lb-1")
+    response = client.post(
+        "/graphql",
+        data='{"query": "mutation { createTeam(input: {slug: \\"x1\\", name: \\"X\\"}) { errors { code } } }"}',
+        content_type="application/json",
+        HTTP_X_REQUEST_ID="req-from-lb-1",
+    )
     assert response["X-Request-ID"] == "req-from-lb-1"
     assert AuditEvent.objects.get(action="team.create").request_id == "req-from-lb-1"

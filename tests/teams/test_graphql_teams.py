@@ -9,13 +9,22 @@ from microstax.teams.models import Membership, Team
 
 TEAM_FIELDS = "id slug name viewerRole members { username role }"
 
-RENAME = "mutation($t: ID!) { renameTeam(input: {team: $t, name: \"Renamed\"}) { team { name } errors { code field message } } }"
-ADD = ("mutation($t: ID!) { addTeamMember(input: {team: $t, username: \"newbie\", role: DEVELOPER}) "
-       "{ member { username role } errors { code field message } } }")
-SET_ROLE = ("mutation($t: ID!) { setMemberRole(input: {team: $t, username: \"victor\", role: MAINTAINER}) "
-            "{ member { username role } errors { code field message } } }")
-REMOVE = ("mutation($t: ID!, $u: String! = \"victor\") { removeTeamMember(input: {team: $t, username: $u}) "
-          "{ ok errors { code field message } } }")
+RENAME = (
+    'mutation($t: ID!) { renameTeam(input: {team: $t, name: "Renamed"}) '
+    "{ team { name } errors { code field message } } }"
+)
+ADD = (
+    'mutation($t: ID!) { addTeamMember(input: {team: $t, username: "newbie", role: DEVELOPER}) '
+    "{ member { username role } errors { code field message } } }"
+)
+SET_ROLE = (
+    'mutation($t: ID!) { setMemberRole(input: {team: $t, username: "victor", role: MAINTAINER}) '
+    "{ member { username role } errors { code field message } } }"
+)
+REMOVE = (
+    'mutation($t: ID!, $u: String! = "victor") { removeTeamMember(input: {team: $t, username: $u}) '
+    "{ ok errors { code field message } } }"
+)
 
 TEAM_MUTATIONS = {
     "renameTeam": RENAME,
@@ -69,8 +78,9 @@ def test_outsider_cannot_read_another_team(gql, team, other_team, outsider):
 
 
 def test_viewer_reads_the_team_with_members_and_role(gql, team, viewer):
-    data = gql(f"query($t: ID!) {{ team(id: $t) {{ {TEAM_FIELDS} viewerPermissions }} }}",
-               {"t": team.public_id}, user=viewer)["data"]["team"]
+    data = gql(
+        f"query($t: ID!) {{ team(id: $t) {{ {TEAM_FIELDS} viewerPermissions }} }}", {"t": team.public_id}, user=viewer
+    )["data"]["team"]
     assert data["slug"] == "payments"
     assert data["viewerRole"] == "VIEWER"
     assert data["viewerPermissions"] == ["view_team"]
@@ -78,8 +88,11 @@ def test_viewer_reads_the_team_with_members_and_role(gql, team, viewer):
 
 
 def test_create_team_makes_the_caller_its_owner(gql, outsider):
-    data = gql('mutation { createTeam(input: {slug: "infra", name: "Infra"}) { team { id slug viewerRole } '
-               "errors { code } } }", user=outsider)["data"]["createTeam"]
+    data = gql(
+        'mutation { createTeam(input: {slug: "infra", name: "Infra"}) { team { id slug viewerRole } '
+        "errors { code } } }",
+        user=outsider,
+    )["data"]["createTeam"]
     assert data["errors"] == []
     assert data["team"]["id"].startswith("team_")
     assert data["team"]["viewerRole"] == "OWNER"
@@ -93,26 +106,37 @@ def test_create_team_makes_the_caller_its_owner(gql, outsider):
 )
 def test_create_team_rejects_bad_input_and_changes_nothing(gql, outsider, no_trace, slug, name, code, field):
     with no_trace():
-        data = gql("mutation($s: String!, $n: String!) { createTeam(input: {slug: $s, name: $n}) "
-                   "{ team { id } errors { code field message } } }", {"s": slug, "n": name},
-                   user=outsider)["data"]["createTeam"]
+        data = gql(
+            "mutation($s: String!, $n: String!) { createTeam(input: {slug: $s, name: $n}) "
+            "{ team { id } errors { code field message } } }",
+            {"s": slug, "n": name},
+            user=outsider,
+        )["data"]["createTeam"]
     assert data["team"] is None
     assert (data["errors"][0]["code"], data["errors"][0]["field"]) == (code, field)
 
 
 def test_duplicate_slug_is_a_conflict(gql, team, outsider, no_trace):
     with no_trace():
-        data = gql('mutation { createTeam(input: {slug: "payments", name: "Again"}) { errors { code field } } }',
-                   user=outsider)["data"]["createTeam"]
+        data = gql(
+            'mutation { createTeam(input: {slug: "payments", name: "Again"}) { errors { code field } } }', user=outsider
+        )["data"]["createTeam"]
     assert data["errors"] == [{"code": "CONFLICT", "field": "slug"}]
 
 
 def test_the_last_owner_can_be_neither_demoted_nor_removed(gql, team, owner, no_trace):
     with no_trace():
-        demote = gql('mutation($t: ID!) { setMemberRole(input: {team: $t, username: "olivia", role: VIEWER}) '
-                     "{ errors { code } } }", {"t": team.public_id}, user=owner)["data"]["setMemberRole"]
-        remove = gql('mutation($t: ID!) { removeTeamMember(input: {team: $t, username: "olivia"}) '
-                     "{ ok errors { code } } }", {"t": team.public_id}, user=owner)["data"]["removeTeamMember"]
+        demote = gql(
+            'mutation($t: ID!) { setMemberRole(input: {team: $t, username: "olivia", role: VIEWER}) '
+            "{ errors { code } } }",
+            {"t": team.public_id},
+            user=owner,
+        )["data"]["setMemberRole"]
+        remove = gql(
+            'mutation($t: ID!) { removeTeamMember(input: {team: $t, username: "olivia"}) { ok errors { code } } }',
+            {"t": team.public_id},
+            user=owner,
+        )["data"]["removeTeamMember"]
     assert demote["errors"] == [{"code": "LAST_OWNER"}]
     assert remove == {"ok": False, "errors": [{"code": "LAST_OWNER"}]}
 
@@ -169,8 +193,12 @@ def test_pagination_walks_every_team_once(gql, owner):
         actions.create_team(actor=owner, slug=f"t{i}", name=f"T{i}")
     seen, after = [], None
     while True:
-        page = gql("query($a: String) { teams(first: 2, after: $a) { totalCount pageInfo { hasNextPage endCursor } "
-                   "edges { node { slug } } } }", {"a": after}, user=owner)["data"]["teams"]
+        page = gql(
+            "query($a: String) { teams(first: 2, after: $a) { totalCount pageInfo { hasNextPage endCursor } "
+            "edges { node { slug } } } }",
+            {"a": after},
+            user=owner,
+        )["data"]["teams"]
         seen += [e["node"]["slug"] for e in page["edges"]]
         assert page["totalCount"] == 5
         if not page["pageInfo"]["hasNextPage"]:

@@ -42,15 +42,20 @@ def test_unusable_tokens_get_401_and_an_audit_event(gql, owner, state):
 
 
 def test_create_and_revoke_through_graphql_show_the_secret_once(gql, owner):
-    created = gql('mutation { createApiToken(input: {name: "ci", expiresInDays: 30}) '
-                  "{ secret token { id name status expiresAt displayPrefix } errors { code } } }",
-                  user=owner)["data"]["createApiToken"]
+    created = gql(
+        'mutation { createApiToken(input: {name: "ci", expiresInDays: 30}) '
+        "{ secret token { id name status expiresAt displayPrefix } errors { code } } }",
+        user=owner,
+    )["data"]["createApiToken"]
     assert created["errors"] == [] and created["secret"].startswith(created["token"]["displayPrefix"])
     listed = gql("{ apiTokens { edges { node { id name status } } } }", user=owner)["data"]["apiTokens"]
     assert "secret" not in str(listed)
     assert listed["edges"][0]["node"]["status"] == "active"
-    revoked = gql("mutation($id: ID!) { revokeApiToken(input: {id: $id}) { token { status } errors { code } } }",
-                  {"id": created["token"]["id"]}, token=created["secret"])["data"]["revokeApiToken"]
+    revoked = gql(
+        "mutation($id: ID!) { revokeApiToken(input: {id: $id}) { token { status } errors { code } } }",
+        {"id": created["token"]["id"]},
+        token=created["secret"],
+    )["data"]["revokeApiToken"]
     assert revoked == {"token": {"status": "revoked"}, "errors": []}
     assert [e.action for e in AuditEvent.objects.order_by("sequence")] == ["token.create", "token.revoke"]
 
@@ -61,8 +66,11 @@ def test_nobody_sees_or_revokes_someone_elses_token(gql, owner, outsider, no_tra
     gql(VIEWER, token=outsider_secret)
     with no_trace():
         listed = gql("{ apiTokens { totalCount edges { node { name } } } }", token=outsider_secret)
-        revoked = gql("mutation($id: ID!) { revokeApiToken(input: {id: $id}) { errors { code } } }",
-                      {"id": token.public_id}, token=outsider_secret)
+        revoked = gql(
+            "mutation($id: ID!) { revokeApiToken(input: {id: $id}) { errors { code } } }",
+            {"id": token.public_id},
+            token=outsider_secret,
+        )
     assert [e["node"]["name"] for e in listed["data"]["apiTokens"]["edges"]] == ["test"]
     assert revoked["data"]["revokeApiToken"]["errors"] == [{"code": "NOT_FOUND"}]
 
@@ -70,8 +78,12 @@ def test_nobody_sees_or_revokes_someone_elses_token(gql, owner, outsider, no_tra
 @pytest.mark.parametrize("days", [0, -1, 100000])
 def test_expiry_out_of_range_is_refused(gql, owner, no_trace, days):
     with no_trace():
-        data = gql("mutation($d: Int) { createApiToken(input: {name: \"x\", expiresInDays: $d}) "
-                   "{ secret errors { code field } } }", {"d": days}, user=owner)["data"]["createApiToken"]
+        data = gql(
+            'mutation($d: Int) { createApiToken(input: {name: "x", expiresInDays: $d}) '
+            "{ secret errors { code field } } }",
+            {"d": days},
+            user=owner,
+        )["data"]["createApiToken"]
     assert data == {"secret": None, "errors": [{"code": "INVALID", "field": "expiresInDays"}]}
 
 

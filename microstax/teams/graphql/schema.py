@@ -100,8 +100,9 @@ class Query:
     @strawberry.field(description="The caller's own API tokens, newest first")
     def api_tokens(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ApiToken]:
         user = current_user(info)
-        return paginate(models.ApiToken.objects.filter(user=user).order_by("-created_at", "-pk"),
-                        first=first, after=after)
+        return paginate(
+            models.ApiToken.objects.filter(user=user).order_by("-created_at", "-pk"), first=first, after=after
+        )
 
 
 def _team_mutation(info: Info, team_id: str, fn) -> TeamPayload:
@@ -124,16 +125,16 @@ class Mutation:
 
     @strawberry.mutation
     def rename_team(self, info: Info, input: RenameTeamInput) -> TeamPayload:
-        return _team_mutation(info, input.team, lambda user, team: actions.rename_team(
-            actor=user, team=team, name=input.name))
+        return _team_mutation(
+            info, input.team, lambda user, team: actions.rename_team(actor=user, team=team, name=input.name)
+        )
 
     @strawberry.mutation
     def add_team_member(self, info: Info, input: TeamMemberInput) -> MemberPayload:
         user = current_user(info)
         try:
             team = resolve_team(user, input.team)
-            membership = actions.add_team_member(actor=user, team=team, username=input.username,
-                                                 role=input.role.value)
+            membership = actions.add_team_member(actor=user, team=team, username=input.username, role=input.role.value)
             return MemberPayload(member=membership)
         except DomainError as exc:
             return MemberPayload(errors=[_error(exc)])
@@ -143,8 +144,7 @@ class Mutation:
         user = current_user(info)
         try:
             team = resolve_team(user, input.team)
-            membership = actions.set_member_role(actor=user, team=team, username=input.username,
-                                                 role=input.role.value)
+            membership = actions.set_member_role(actor=user, team=team, username=input.username, role=input.role.value)
             return MemberPayload(member=membership)
         except DomainError as exc:
             return MemberPayload(errors=[_error(exc)])
@@ -162,8 +162,7 @@ class Mutation:
     def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenPayload:
         user = current_user(info)
         try:
-            token, secret = actions.create_api_token(actor=user, name=input.name,
-                                                     expires_in_days=input.expires_in_days)
+            token, secret = actions.create_api_token(actor=user, name=input.name, expires_in_days=input.expires_in_days)
             return CreateApiTokenPayload(token=token, secret=secret)
         except DomainError as exc:
             return CreateApiTokenPayload(errors=[_error(exc)])

@@ -9,8 +9,8 @@ from django.db.models import Prefetch
 from strawberry.types import Info
 
 from microstax.teams import models, permissions
-from microstax.teams.choices import Role as RoleChoices
 from microstax.teams.choices import ROLE_PERMISSIONS, TeamPermission
+from microstax.teams.choices import Role as RoleChoices
 
 Role = strawberry.enum(Enum("Role", {r.name: r.value for r in RoleChoices}), description="A member's role in a team")
 

@@ -38,15 +38,27 @@ class Command(BaseCommand):
         with transaction.atomic():
             admin = User.objects.filter(username=username).first()
             if admin is None:
-                admin = User.objects.create_superuser(username=username, email=f"{username}@example.invalid",
-                                                      password=password)
-                record(action="user.create", actor=None, target_type="user", target_id=username,
-                       after={"username": username, "superuser": True}, reason="bootstrap_demo")
+                admin = User.objects.create_superuser(
+                    username=username, email=f"{username}@example.invalid", password=password
+                )
+                record(
+                    action="user.create",
+                    actor=None,
+                    target_type="user",
+                    target_id=username,
+                    after={"username": username, "superuser": True},
+                    reason="bootstrap_demo",
+                )
             elif not admin.check_password(password):
                 admin.set_password(password)
                 admin.save(update_fields=["password"])
-                record(action="user.password.reset", actor=None, target_type="user", target_id=username,
-                       reason="bootstrap_demo")
+                record(
+                    action="user.password.reset",
+                    actor=None,
+                    target_type="user",
+                    target_id=username,
+                    reason="bootstrap_demo",
+                )
         credentials_file.parent.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text(json.dumps({"username": username, "password": password}))
         os.chmod(credentials_file, 0o600)
@@ -67,8 +79,10 @@ class Command(BaseCommand):
         out(f"  Demo team         {team.slug} ({team.public_id})")
         if secret:
             out(f"  API token         {secret}   (shown once; store it now)")
-            out(f"  Try               curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' "
-                f"-d '{{\"query\": \"{{ viewer {{ username }} }}\"}}' {url}/graphql")
+            out(
+                f"  Try               curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' "
+                f'-d \'{{"query": "{{ viewer {{ username }} }}"}}\' {url}/graphql'
+            )
         else:
             out("  API token         already created and shown on the first run; make a new one with")
             out(f"                    .venv/bin/python manage.py create_api_token {username} --name cli")

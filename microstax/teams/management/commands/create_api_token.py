@@ -24,6 +24,8 @@ class Command(BaseCommand):
             token, secret = actions.create_api_token(actor=user, name=name, expires_in_days=expires_in)
         except DomainError as exc:
             raise CommandError(exc.message) from None
-        self.stderr.write(f"created token {token.public_id} '{token.name}' for {username}"
-                          + (f", expires {token.expires_at:%Y-%m-%d}" if token.expires_at else ""))
+        self.stderr.write(
+            f"created token {token.public_id} '{token.name}' for {username}"
+            + (f", expires {token.expires_at:%Y-%m-%d}" if token.expires_at else "")
+        )
         self.stdout.write(secret)
