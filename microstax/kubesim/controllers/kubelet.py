@@ -1,0 +1,498 @@
+"""Scheduler + kubelet for the single simulated node.
+
+Scheduling checks the pod's PersistentVolumeClaims (missing → Unschedulable; unbound
+WaitForFirstConsumer → selects the node so the binder provisions it). The kubelet then runs each
+container through the states a real node reports, choosing failures by image name:
+
+* ``does-not-exist`` anywhere in the image → ``ErrImagePull``, then ``ImagePullBackOff`` (toggling
+  with back-off, with ``Pulling``/``Failed``/``BackOff`` events); the pod stays ``Pending``.
+* ``crashloop`` in the image → the container runs briefly, exits 1, and waits in
+  ``CrashLoopBackOff`` with ``restartCount`` rising (back-off 10 s doubling to 300 s, scaled).
+* ``fail`` in the image of a run-to-completion pod (restartPolicy Never/OnFailure) → exits 1,
+  pod ``Failed``; other run-to-completion pods exit 0 after ``job_run`` → ``Succeeded``.
+* a missing Secret/ConfigMap reference → ``CreateContainerConfigError`` until it appears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import resources as R
+from ..runtime import ContainerRun
+from ..store import WatchEvent
+from ..util import Obj, clone, now_rfc3339
+from .base import Controller, Key, condition
+
+CRASH_RUNTIME = 1.0  # cluster seconds a crashlooping container survives
+MAX_CRASH_BACKOFF = 300.0
+
+
+def pull_fails(image: str) -> bool:
+    return "does-not-exist" in image
+
+
+def crashes(image: str) -> bool:
+    return "crashloop" in image
+
+
+def job_fails(image: str) -> bool:
+    return "fail" in image.rsplit("/", 1)[-1]
+
+
+def _qualified_image(image: str) -> str:
+    """``nginx:1.27`` → ``docker.io/library/nginx:1.27``, as containerd reports image names."""
+    name = image.split("@")[0]
+    first = name.split("/")[0]
+    if "/" not in name:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    if ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return name
+
+
+def _digest(image: str) -> str:
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+
+
+@dataclass
+class ContainerSim:
+    name: str
+    image: str
+    state: str = "creating"  # creating | config | pull | running | backoff | done
+    reason: str = "ContainerCreating"
+    message: str = ""
+    next_at: float = 0.0
+    started: float = 0.0
+    ready_at: float = 0.0
+    restarts: int = 0
+    backoff: float = 0.0
+    exit_code: int | None = None
+    finished: float = 0.0
+    last_terminated: dict[str, Any] | None = None
+    container_id: str = ""
+
+
+@dataclass
+class PodSim:
+    uid: str
+    scheduled: float
+    containers: dict[str, ContainerSim] = field(default_factory=dict)
+    terminating_since: float | None = None
+
+
+class Kubelet(Controller):
+    name = "kubelet"
+    component = "kubelet"
+
+    def __init__(self, sim: Any) -> None:
+        super().__init__(sim)
+        self._pods: dict[Key, PodSim] = {}
+        self._ips = itertools.count(2)
+
+    # -- event mapping -------------------------------------------------------------------------
+
+    def keys_for(self, event: WatchEvent) -> list[Key]:
+        md = event.obj["metadata"]
+        ns = md.get("namespace", "")
+        if event.rt is R.POD:
+            return [(ns, md["name"])]
+        if event.rt in (R.PVC, R.SECRET, R.CONFIGMAP):
+            return [
+                (ns, p["metadata"]["name"])
+                for p in self.store.list(R.POD, ns)
+                if (p.get("status") or {}).get("phase") == "Pending"
+            ]
+        return []
+
+    # -- reconcile -----------------------------------------------------------------------------
+
+    def reconcile(self, key: Key) -> None:
+        ns, name = key
+        pod = self.store.get(R.POD, ns, name)
+        state = self._pods.get(key)
+        if pod is None or (state is not None and state.uid != pod["metadata"]["uid"]):
+            if state is not None:
+                self.sim.runtime.forget(state.uid)
+                del self._pods[key]
+            if pod is None:
+                return
+        if pod["metadata"].get("deletionTimestamp"):
+            self._terminate(key, pod)
+            return
+        if not (pod.get("spec") or {}).get("nodeName"):
+            self._schedule(key, pod)
+            return
+        self._sync(key, pod)
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _claims(self, pod: Obj) -> list[str]:
+        return [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in (pod.get("spec") or {}).get("volumes") or []
+            if isinstance(v.get("persistentVolumeClaim"), dict)
+        ]
+
+    def _unschedulable(self, pod: Obj, message: str) -> None:
+        status = clone(pod.get("status") or {})
+        status["phase"] = "Pending"
+        status["conditions"] = [condition("PodScheduled", "False", "Unschedulable", message, probe=True)]
+        old = (pod.get("status") or {}).get("conditions") or []
+        if old and old[0].get("message") == message:
+            return
+        self.update_status(R.POD, pod, status)
+        self.event(R.POD, pod, "Warning", "FailedScheduling", message, "default-scheduler")
+
+    def _schedule(self, key: Key, pod: Obj) -> None:
+        ns = key[0]
+        node = self.sim.config.node_name
+        for claim in self._claims(pod):
+            pvc = self.store.get(R.PVC, ns, claim)
+            if pvc is None:
+                self._unschedulable(
+                    pod,
+                    f'0/1 nodes are available: persistentvolumeclaim "{claim}" not found. preemption: 0/1 nodes '
+                    "are available: 1 Preemption is not helpful for scheduling.",
+                )
+                return
+            if pvc["metadata"].get("deletionTimestamp"):
+                self._unschedulable(pod, f'0/1 nodes are available: persistentvolumeclaim "{claim}" is being deleted.')
+                return
+            if (pvc.get("status") or {}).get("phase") != "Bound":
+                sc = self.store.get(R.STORAGECLASS, "", (pvc.get("spec") or {}).get("storageClassName") or "")
+                if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
+                    annotations = pvc["metadata"].get("annotations") or {}
+                    if annotations.get("volume.kubernetes.io/selected-node") != node:
+                        new = clone(pvc)
+                        new["metadata"].setdefault("annotations", {})["volume.kubernetes.io/selected-node"] = node
+                        self.api.ctl_update(R.PVC, new, "kube-scheduler")
+                    return
+                self._unschedulable(
+                    pod,
+                    "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 "
+                    "nodes are available: 1 Preemption is not helpful for scheduling.",
+                )
+                return
+        spec_update = clone(pod)
+        spec_update["spec"]["nodeName"] = node
+        pod = self.api.ctl_update(R.POD, spec_update, "kube-scheduler") or pod
+        now = time.time()
+        sim = PodSim(pod["metadata"]["uid"], now)
+        start_at = now + self.delays.wall(self.delays.pod_start)
+        for c in pod["spec"].get("containers") or []:
+            sim.containers[c["name"]] = ContainerSim(c["name"], c.get("image", ""), next_at=start_at)
+        self._pods[key] = sim
+        ip = f"10.42.0.{next(self._ips) % 250 + 2}"
+        status = clone(pod.get("status") or {})
+        status.update(
+            phase="Pending",
+            hostIP=self.sim.config.node_ip,
+            hostIPs=[{"ip": self.sim.config.node_ip}],
+            podIP=ip,
+            podIPs=[{"ip": ip}],
+            startTime=now_rfc3339(now),
+        )
+        status["conditions"] = [
+            condition("PodReadyToStartContainers", "False", probe=True),
+            condition("Initialized", "True", probe=True),
+            condition("Ready", "False", "ContainersNotReady", self._not_ready_message(pod, []), probe=True),
+            condition("ContainersReady", "False", "ContainersNotReady", self._not_ready_message(pod, []), probe=True),
+            condition("PodScheduled", "True", probe=True),
+        ]
+        status["containerStatuses"] = [
+            self._container_status(pod, sim.containers[c["name"]], now) for c in pod["spec"].get("containers") or []
+        ]
+        self.event(
+            R.POD,
+            pod,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {key[0]}/{key[1]} to {self.sim.config.node_name}",
+            "default-scheduler",
+        )
+        if self.delays.pod_start <= 0:
+            # Containers start right away: report the scheduled state and the started one in one write.
+            self._sync(key, dict(pod, status=status), base=pod)
+            return
+        self.update_status(R.POD, pod, status)
+        self.enqueue(key, self.delays.wall(self.delays.pod_start))
+
+    # -- running -------------------------------------------------------------------------------
+
+    def _config_error(self, pod: Obj, c: Obj) -> str | None:
+        ns = pod["metadata"]["namespace"]
+        refs: list[tuple[Any, str, str | None, bool]] = []
+        for env in c.get("env") or []:
+            vf = env.get("valueFrom") or {}
+            for key, rt in (("secretKeyRef", R.SECRET), ("configMapKeyRef", R.CONFIGMAP)):
+                if isinstance(vf.get(key), dict):
+                    refs.append((rt, vf[key].get("name", ""), vf[key].get("key"), bool(vf[key].get("optional"))))
+        for src in c.get("envFrom") or []:
+            for key, rt in (("secretRef", R.SECRET), ("configMapRef", R.CONFIGMAP)):
+                if isinstance(src.get(key), dict):
+                    refs.append((rt, src[key].get("name", ""), None, bool(src[key].get("optional"))))
+        for rt, name, data_key, optional in refs:
+            obj = self.store.get(rt, ns, name)
+            what = "secret" if rt is R.SECRET else "configmap"
+            if obj is None:
+                if not optional:
+                    return f'{what} "{name}" not found'
+                continue
+            if data_key and data_key not in (obj.get("data") or {}) and not optional:
+                kind = "Secret" if rt is R.SECRET else "ConfigMap"
+                return f"couldn't find key {data_key} in {kind} {ns}/{name}"
+        return None
+
+    def _mount_error(self, pod: Obj) -> str | None:
+        ns = pod["metadata"]["namespace"]
+        for v in (pod.get("spec") or {}).get("volumes") or []:
+            for key, rt, field_name in (("secret", R.SECRET, "secretName"), ("configMap", R.CONFIGMAP, "name")):
+                src = v.get(key)
+                if isinstance(src, dict) and not src.get("optional"):
+                    ref = src.get(field_name, "")
+                    if self.store.get(rt, ns, ref) is None:
+                        what = "secret" if rt is R.SECRET else "configmap"
+                        return f'MountVolume.SetUp failed for volume "{v.get("name")}" : {what} "{ref}" not found'
+        return None
+
+    def _sync(self, key: Key, pod: Obj, base: Obj | None = None) -> None:
+        sim = self._pods.get(key)
+        if sim is None:
+            # Scheduled by someone else (or kubesim restarted from a state file): adopt it.
+            sim = PodSim(pod["metadata"]["uid"], time.time())
+            for c in pod["spec"].get("containers") or []:
+                sim.containers[c["name"]] = ContainerSim(c["name"], c.get("image", ""))
+            self._pods[key] = sim
+        now = time.time()
+        restart_policy = pod["spec"].get("restartPolicy", "Always")
+        run_to_completion = restart_policy != "Always"
+        mount_error = self._mount_error(pod)
+        specs = {c["name"]: c for c in pod["spec"].get("containers") or []}
+        for name, cs in sim.containers.items():
+            spec = specs.get(name, {})
+            if cs.image != spec.get("image", cs.image) and cs.state in ("pull", "backoff", "running", "creating"):
+                # An image update restarts the container with the new image (pod spec image is mutable).
+                cs.image = spec["image"]
+                cs.state, cs.reason, cs.next_at = "creating", "ContainerCreating", now
+            if cs.state in ("creating", "config") and now >= cs.next_at:
+                if mount_error:
+                    if cs.message != mount_error:
+                        cs.message = mount_error
+                        self.event(R.POD, pod, "Warning", "FailedMount", mount_error)
+                    continue
+                err = self._config_error(pod, spec)
+                if err:
+                    if cs.state != "config" or cs.message != err:
+                        cs.state, cs.reason, cs.message = "config", "CreateContainerConfigError", err
+                        self.event(R.POD, pod, "Warning", "Failed", f"Error: {err}")
+                    continue
+                if pull_fails(cs.image):
+                    self.event(R.POD, pod, "Normal", "Pulling", f'Pulling image "{cs.image}"')
+                    full = _qualified_image(cs.image)
+                    cs.state, cs.reason = "pull", "ErrImagePull"
+                    cs.message = (
+                        f'failed to pull and unpack image "{full}": failed to resolve reference "{full}": '
+                        f"{full}: not found"
+                    )
+                    self.event(
+                        R.POD,
+                        pod,
+                        "Warning",
+                        "Failed",
+                        f'Failed to pull image "{cs.image}": rpc error: code = NotFound desc = {cs.message}',
+                    )
+                    self.event(R.POD, pod, "Warning", "Failed", "Error: ErrImagePull")
+                    cs.backoff = self.delays.image_pull_backoff
+                    cs.next_at = now + self.delays.wall(cs.backoff)
+                    continue
+                self._start(pod, cs, now, run_to_completion)
+            elif cs.state == "pull" and now >= cs.next_at:
+                if cs.reason == "ErrImagePull":
+                    cs.reason, cs.message = "ImagePullBackOff", f'Back-off pulling image "{cs.image}"'
+                    self.event(R.POD, pod, "Normal", "BackOff", f'Back-off pulling image "{cs.image}"')
+                    self.event(R.POD, pod, "Warning", "Failed", "Error: ImagePullBackOff")
+                else:
+                    cs.reason = "ErrImagePull"
+                    self.event(R.POD, pod, "Normal", "Pulling", f'Pulling image "{cs.image}"')
+                cs.backoff = min(cs.backoff * 2, MAX_CRASH_BACKOFF)
+                cs.next_at = now + self.delays.wall(cs.backoff)
+            elif cs.state == "running" and cs.next_at and now >= cs.next_at:
+                self._exit(pod, cs, now, restart_policy)
+            elif cs.state == "backoff" and now >= cs.next_at:
+                self._start(pod, cs, now, run_to_completion)
+        self._write_status(key, pod, sim, now, run_to_completion, base)
+        pending = [c.next_at for c in sim.containers.values() if c.next_at > now and c.state != "done"]
+        pending += [c.ready_at for c in sim.containers.values() if c.state == "running" and c.ready_at > now]
+        if pending:
+            self.enqueue(key, max(min(pending) - time.time(), 0.0001))
+
+    def _start(self, pod: Obj, cs: ContainerSim, now: float, run_to_completion: bool) -> None:
+        spec = next((c for c in pod["spec"]["containers"] if c["name"] == cs.name), {})
+        if cs.restarts == 0 and cs.state != "backoff":
+            self.event(R.POD, pod, "Normal", "Pulled", f'Container image "{cs.image}" already present on machine')
+        self.event(R.POD, pod, "Normal", "Created", f"Created container: {cs.name}")
+        self.event(R.POD, pod, "Normal", "Started", f"Started container {cs.name}")
+        ports = [p.get("containerPort") for p in spec.get("ports") or [] if isinstance(p.get("containerPort"), int)]
+        self.sim.runtime.start(pod["metadata"]["uid"], ContainerRun(cs.name, cs.image, ports, start=now))
+        cs.state, cs.reason, cs.message = "running", "", ""
+        cs.started = now
+        cs.container_id = (
+            "containerd://" + hashlib.sha256(f"{pod['metadata']['uid']}{cs.name}{now}".encode()).hexdigest()
+        )
+        cs.ready_at = now + self.delays.wall(self.delays.pod_ready)
+        if crashes(cs.image):
+            cs.next_at = now + self.delays.wall(CRASH_RUNTIME)
+        elif run_to_completion:
+            cs.next_at = now + self.delays.wall(self.delays.job_run)
+        else:
+            cs.next_at = 0.0
+
+    def _exit(self, pod: Obj, cs: ContainerSim, now: float, restart_policy: str) -> None:
+        failing = crashes(cs.image) or (restart_policy != "Always" and job_fails(cs.image))
+        code = 1 if failing else 0
+        outcome = "crashed" if crashes(cs.image) else ("failed" if failing else "completed")
+        self.sim.runtime.stop(pod["metadata"]["uid"], cs.name, exit_code=code, outcome=outcome)
+        terminated = {
+            "exitCode": code,
+            "reason": "Error" if code else "Completed",
+            "startedAt": now_rfc3339(cs.started),
+            "finishedAt": now_rfc3339(now),
+            "containerID": cs.container_id,
+        }
+        restart = restart_policy == "Always" or (restart_policy == "OnFailure" and code != 0 and crashes(cs.image))
+        if restart:
+            cs.restarts += 1
+            cs.last_terminated = terminated
+            backoff = min(self.delays.crash_backoff * 2 ** (cs.restarts - 1), MAX_CRASH_BACKOFF)
+            cs.state, cs.reason = "backoff", "CrashLoopBackOff"
+            cs.message = (
+                f"back-off {int(backoff)}s restarting failed container={cs.name} "
+                f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})"
+            )
+            cs.next_at = now + self.delays.wall(backoff)
+            self.event(
+                R.POD,
+                pod,
+                "Warning",
+                "BackOff",
+                f"Back-off restarting failed container {cs.name} in pod {pod['metadata']['name']}_"
+                f"{pod['metadata']['namespace']}({pod['metadata']['uid']})",
+            )
+        else:
+            cs.state, cs.exit_code, cs.finished, cs.next_at = "done", code, now, 0.0
+            cs.last_terminated = terminated
+
+    # -- status --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _not_ready_message(pod: Obj, ready: list[str]) -> str:
+        names = [c["name"] for c in pod["spec"].get("containers") or [] if c["name"] not in ready]
+        return f"containers with unready status: [{' '.join(names)}]"
+
+    def _container_status(self, pod: Obj, cs: ContainerSim, now: float) -> dict[str, Any]:
+        full = _qualified_image(cs.image)
+        out: dict[str, Any] = {
+            "name": cs.name,
+            "image": full,
+            "imageID": "",
+            "ready": False,
+            "restartCount": cs.restarts,
+            "started": False,
+        }
+        if cs.state in ("creating", "config", "pull"):
+            waiting: dict[str, Any] = {"reason": cs.reason}
+            if cs.message and cs.state != "creating":
+                waiting["message"] = cs.message
+            out["state"] = {"waiting": waiting}
+        elif cs.state == "backoff":
+            out["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": cs.message}}
+        elif cs.state == "running":
+            out["state"] = {"running": {"startedAt": now_rfc3339(cs.started)}}
+            out["ready"] = now >= cs.ready_at and not crashes(cs.image)
+            out["started"] = True
+        else:
+            out["state"] = {"terminated": cs.last_terminated}
+        if cs.container_id:
+            out["containerID"] = cs.container_id
+            out["imageID"] = f"{full.rsplit(':', 1)[0]}@{_digest(full)}"
+        out["lastState"] = {"terminated": cs.last_terminated} if cs.last_terminated and cs.state != "done" else {}
+        return out
+
+    def _write_status(
+        self, key: Key, pod: Obj, sim: PodSim, now: float, run_to_completion: bool, base: Obj | None = None
+    ) -> None:
+        statuses = [
+            self._container_status(pod, sim.containers[c["name"]], now)
+            for c in pod["spec"].get("containers") or []
+            if c["name"] in sim.containers
+        ]
+        states = [c.state for c in sim.containers.values()]
+        if all(s == "done" for s in states):
+            phase = "Succeeded" if all(c.exit_code == 0 for c in sim.containers.values()) else "Failed"
+        elif any(s in ("running", "backoff") for s in states) or (
+            any(s == "done" for s in states) and run_to_completion
+        ):
+            phase = "Running"
+        elif any(c.restarts for c in sim.containers.values()):
+            phase = "Running"
+        else:
+            phase = "Pending"
+        ready = [s["name"] for s in statuses if s["ready"]]
+        all_ready = len(ready) == len(statuses) and phase == "Running"
+        old = pod.get("status") or {}
+        status = clone(old)
+        status["phase"] = phase
+        status["containerStatuses"] = statuses
+        started = any(s in ("running", "backoff", "done") for s in states) or phase != "Pending"
+        conds = {c["type"]: c for c in old.get("conditions") or []}
+
+        def cond(ctype: str, ok: bool, reason: str = "", message: str = "") -> dict[str, Any]:
+            prev = conds.get(ctype)
+            value = "True" if ok else "False"
+            if prev and prev.get("status") == value and prev.get("reason", "") == reason:
+                return prev
+            return condition(ctype, value, reason, message, probe=True)
+
+        reason = "" if all_ready else ("PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady")
+        msg = "" if all_ready or reason == "PodCompleted" else self._not_ready_message(pod, ready)
+        status["conditions"] = [
+            cond("PodReadyToStartContainers", started and phase not in ("Succeeded", "Failed")),
+            cond("Initialized", True, "PodCompleted" if phase in ("Succeeded", "Failed") else ""),
+            cond("Ready", all_ready, reason, msg),
+            cond("ContainersReady", all_ready, reason, msg),
+            cond("PodScheduled", True),
+        ]
+        if phase in ("Succeeded", "Failed"):
+            status["conditions"][0] = cond("PodReadyToStartContainers", False)
+        self.update_status(R.POD, base or pod, status)
+
+    # -- termination ---------------------------------------------------------------------------
+
+    def _terminate(self, key: Key, pod: Obj) -> None:
+        sim = self._pods.get(key)
+        now = time.time()
+        if sim is None:
+            sim = PodSim(pod["metadata"]["uid"], now)
+            self._pods[key] = sim
+        if sim.terminating_since is None:
+            sim.terminating_since = now
+            for c in sim.containers.values():
+                if c.state == "running":
+                    self.event(R.POD, pod, "Normal", "Killing", f"Stopping container {c.name}")
+        due = sim.terminating_since + self.delays.wall(self.delays.pod_termination)
+        if now < due:
+            self.enqueue(key, due - now)
+            return
+        for c in sim.containers.values():
+            self.sim.runtime.stop(sim.uid, c.name, exit_code=0, outcome="completed")
+        if pod["metadata"].get("finalizers"):
+            return
+        self.api.remove_now(R.POD, pod)
+        self.sim.runtime.forget(sim.uid)
+        self._pods.pop(key, None)
