@@ -1,0 +1,126 @@
+"""The Kubernetes adapter: the only package that imports ``kubernetes`` (STYLE rule 4).
+
+It takes plain data (``ClusterConfig``) and plain manifest dicts, never Django models, so the
+Cluster model hands it decrypted credentials and the renderer hands it manifests.
+"""
+
+from __future__ import annotations
+
+from .apply import (
+    KIND_ORDER,
+    PRUNABLE_KINDS,
+    ApplyReport,
+    PruneReport,
+    WavesReport,
+    apply,
+    apply_waves,
+    prune,
+)
+from .client import (
+    ClusterConfig,
+    ClusterHealth,
+    ClusterLike,
+    KubeClient,
+    ResourceInfo,
+    ServerVersion,
+    close_all,
+    forget_client,
+    get_client,
+    health,
+    server_version,
+)
+from .deadline import Deadline
+from .errors import (
+    AlreadyExists,
+    BadRequest,
+    Cause,
+    Conflict,
+    ConnectionFailed,
+    Expired,
+    FieldConflict,
+    Forbidden,
+    Invalid,
+    KubeError,
+    NamespaceTerminating,
+    NotFound,
+    NotManaged,
+    PreconditionFailed,
+    Retryable,
+    RetryPolicy,
+    ServerError,
+    Terminal,
+    TooManyRequests,
+    Unauthorized,
+    UnknownKind,
+    translate,
+    with_retries,
+)
+from .labels import managed_labels, spec_hash
+from .logs import LogLine, follow, service_pods, tail
+from .namespaces import NamespaceState, delete_namespace, ensure_namespace, get_namespace, wait_namespace_gone
+from .objects import ObjectRef
+from .readiness import Reason, State
+from .wait import ObjectReadiness, ReadinessReport, wait_ready
+
+__all__ = [
+    "KIND_ORDER",
+    "PRUNABLE_KINDS",
+    "AlreadyExists",
+    "ApplyReport",
+    "BadRequest",
+    "Cause",
+    "ClusterConfig",
+    "ClusterHealth",
+    "ClusterLike",
+    "Conflict",
+    "ConnectionFailed",
+    "Deadline",
+    "Expired",
+    "FieldConflict",
+    "Forbidden",
+    "Invalid",
+    "KubeClient",
+    "KubeError",
+    "LogLine",
+    "NamespaceState",
+    "NamespaceTerminating",
+    "NotFound",
+    "NotManaged",
+    "ObjectReadiness",
+    "ObjectRef",
+    "PreconditionFailed",
+    "PruneReport",
+    "ReadinessReport",
+    "Reason",
+    "ResourceInfo",
+    "Retryable",
+    "RetryPolicy",
+    "ServerError",
+    "ServerVersion",
+    "State",
+    "Terminal",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnknownKind",
+    "WavesReport",
+    "apply",
+    "apply_waves",
+    "close_all",
+    "delete_namespace",
+    "ensure_namespace",
+    "follow",
+    "forget_client",
+    "get_client",
+    "get_namespace",
+    "health",
+    "managed_labels",
+    "prune",
+    "server_version",
+    "service_pods",
+    "spec_hash",
+    "tail",
+    "translate",
+    "wait_namespace_gone",
+    "wait_ready",
+    "with_retries",
+]
