@@ -33,3 +33,14 @@ bench: venv
 
 lint: venv
 	$(BIN)/ruff check .
+
+## The contract suite against a real, throw-away kind cluster, where kind and a container engine exist.
+e2e-cluster: venv
+	@if ! command -v kind >/dev/null 2>&1; then \
+	  echo "e2e-cluster: 'kind' is not installed here, so no real cluster can be created; nothing was run."; exit 0; fi; \
+	if ! (docker info >/dev/null 2>&1 || podman info >/dev/null 2>&1); then \
+	  echo "e2e-cluster: no running container engine (docker or podman), so kind cannot start a cluster; nothing was run."; exit 0; fi; \
+	set -e; name=microstax-e2e-$$$$; cfg=$$(mktemp); \
+	trap 'kind delete cluster --name '$$name' >/dev/null 2>&1 || true; rm -f '$$cfg EXIT; \
+	kind create cluster --name $$name --kubeconfig $$cfg --wait 120s; \
+	MICROSTAX_TEST_KUBECONFIG=$$cfg $(BIN)/python -m pytest tests/kube -q

@@ -1,11 +1,23 @@
-"""Clusters (runtime targets). Environments, services and operations come with their issue."""
+"""Clusters, environments, their services and the operations performed on them."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from environments.choices import ClusterHealth, ClusterKind, RoutingProvider
+from environments.choices import (
+    TRANSITIONS,
+    ClusterHealth,
+    ClusterKind,
+    EnvironmentMode,
+    EnvironmentState,
+    OperationKind,
+    OperationState,
+    RoutingProvider,
+    ServiceStatus,
+    StepOutcome,
+)
 from microstax.lib.crypto import decrypt_json, encrypt_json
 from microstax.lib.ids import PublicIdModel
 
@@ -25,8 +37,7 @@ class Cluster(PublicIdModel):
     credentials_encrypted = models.TextField(blank=True, editable=False)
     in_cluster = models.BooleanField(default=False, help_text="Use the pod's service account")
     ingress_domain = models.CharField(max_length=200, blank=True, help_text="Base domain of environment hosts")
-    routing_provider = models.CharField(max_length=20, choices=RoutingProvider.choices,
-                                        default=RoutingProvider.TRAEFIK)
+    routing_provider = models.CharField(max_length=20, choices=RoutingProvider.choices, default=RoutingProvider.TRAEFIK)
     storage_class = models.CharField(max_length=100, blank=True, help_text="Empty: the cluster's default")
     is_default = models.BooleanField(default=False)
     server_version = models.CharField(max_length=50, blank=True)
@@ -38,8 +49,9 @@ class Cluster(PublicIdModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True),
-                                    name="one_default_cluster"),
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_cluster"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -56,3 +68,193 @@ class Cluster(PublicIdModel):
         if not self.credentials_encrypted:
             return {"kubeconfig": "", "context": ""}
         return decrypt_json(self.credentials_encrypted)
+
+
+class EnvironmentQuerySet(models.QuerySet):
+    def live(self) -> EnvironmentQuerySet:
+        return self.exclude(state=EnvironmentState.DELETED)
+
+
+class Environment(PublicIdModel):
+    """One environment: a namespace on a cluster running (part of) a blueprint.
+
+    ``spec`` is the normalized blueprint the environment runs (the unit every diff compares);
+    ``blueprint_version`` records where it came from when it came from a published version. The
+    record is kept after deletion as history (state ``deleted``).
+    """
+
+    PUBLIC_ID_PREFIX = "env"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.PROTECT, related_name="environments")
+    name = models.CharField(max_length=40)
+    mode = models.CharField(max_length=20, choices=EnvironmentMode.choices, default=EnvironmentMode.ISOLATED)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    blueprint_version = models.ForeignKey(
+        "blueprints.BlueprintVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="environments"
+    )
+    source = models.TextField(help_text="The blueprint YAML this environment was created or last updated from")
+    spec = models.JSONField(help_text="The normalized blueprint (plan applied)")
+    spec_hash = models.CharField(max_length=64)
+    plan_name = models.CharField(max_length=63, blank=True)
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="environments")
+    namespace = models.CharField(max_length=63, unique=True)
+    state = models.CharField(
+        max_length=20, choices=EnvironmentState.choices, default=EnvironmentState.PENDING, db_index=True
+    )
+    state_reason = models.CharField(max_length=500, blank=True)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    routing_key = models.CharField(max_length=63, blank=True, help_text="overlayId: the header value routing here")
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    auto_shutdown_enabled = models.BooleanField(default=True)
+    auto_shutdown_delay_minutes = models.PositiveIntegerField(default=30)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    difference_plan = models.JSONField(null=True, blank=True, help_text="The resolved difference graph")
+    requested_cpu_millicores = models.PositiveIntegerField(default=0, help_text="Sum of CPU requests, for quotas")
+    requested_memory_mib = models.PositiveIntegerField(default=0, help_text="Sum of memory requests, for quotas")
+    secrets_encrypted = models.TextField(blank=True, editable=False, help_text="Generated secret values")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EnvironmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=~models.Q(state="deleted"),
+                name="unique_live_environment_name_per_team",
+            ),
+        ]
+        indexes = [models.Index(fields=["team", "state"], name="env_team_state")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state != EnvironmentState.DELETED
+
+    def can_transition(self, to: str) -> bool:
+        return to in TRANSITIONS[self.state]
+
+    def transition(self, to: str, *, reason: str = "", expected: str | None = None) -> bool:
+        """Move to ``to`` if allowed from the current state, as one conditional UPDATE.
+
+        Two workers racing for the same change cannot both win: the UPDATE only matches while
+        the row is still in a state from which ``to`` is allowed (or exactly ``expected``).
+        """
+        allowed_from = [s for s, nexts in TRANSITIONS.items() if to in nexts]
+        if expected is not None:
+            allowed_from = [expected] if expected in allowed_from else []
+        now = timezone.now()
+        changed = Environment.objects.filter(pk=self.pk, state__in=allowed_from).update(
+            state=to,
+            state_reason=reason[:500],
+            state_changed_at=now,
+            deleted_at=now if to == EnvironmentState.DELETED else None,
+        )
+        if changed:
+            self.state, self.state_reason, self.state_changed_at = to, reason[:500], now
+        return bool(changed)
+
+    def generated_secrets(self) -> dict[str, str]:
+        return decrypt_json(self.secrets_encrypted) if self.secrets_encrypted else {}
+
+    def set_generated_secrets(self, values: dict[str, str]) -> None:
+        self.secrets_encrypted = encrypt_json(values)
+
+
+class ServiceInstance(models.Model):
+    """One service of an environment: who provides it, how many replicas are up, why not."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=63)
+    provided_by = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="provided_services")
+    desired_replicas = models.PositiveIntegerField(default=1)
+    ready_replicas = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=ServiceStatus.choices, default=ServiceStatus.PENDING)
+    reason = models.CharField(max_length=500, blank=True)
+    endpoints = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["environment", "name"]
+        constraints = [models.UniqueConstraint(fields=["environment", "name"], name="unique_service_per_env")]
+
+    def __str__(self) -> str:
+        return f"{self.environment.name}/{self.name}"
+
+
+class Operation(PublicIdModel):
+    """One requested action on an environment and its progress; its steps are the provisioning trace."""
+
+    PUBLIC_ID_PREFIX = "op"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=20, choices=OperationKind.choices)
+    state = models.CharField(
+        max_length=20, choices=OperationState.choices, default=OperationState.QUEUED, db_index=True
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    request_context = models.JSONField(default=dict, blank=True, help_text="Request id etc. for the task's audit")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    trace_id = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.environment.public_id} ({self.state})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+
+class OperationStep(models.Model):
+    """A step of an operation: a span of the provisioning trace."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=20, choices=StepOutcome.choices, default=StepOutcome.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["operation", "position"]
+        constraints = [models.UniqueConstraint(fields=["operation", "position"], name="unique_step_position")]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name} ({self.outcome})"
+
+
+class TeamPolicy(models.Model):
+    """A team's limits and defaults for environments. Teams without a row get the defaults."""
+
+    team = models.OneToOneField("teams.Team", on_delete=models.CASCADE, related_name="environment_policy")
+    max_environments = models.PositiveIntegerField(default=10, help_text="Live environments at once")
+    max_cpu_millicores = models.PositiveIntegerField(default=16000, help_text="Sum of CPU requests, millicores")
+    max_memory_mib = models.PositiveIntegerField(default=32768, help_text="Sum of memory requests, MiB")
+    default_ttl_hours = models.PositiveIntegerField(null=True, blank=True, help_text="TTL when none is given")
+
+    def __str__(self) -> str:
+        return f"policy of {self.team}"
+
+    @classmethod
+    def for_team(cls, team) -> TeamPolicy:
+        return cls.objects.filter(team=team).first() or cls(team=team)

@@ -4,10 +4,10 @@ from microstax.teams.permissions import is_auditor, teams_for
 
 NAVIGATION = [
     ("frontend:environments", "Environments"),
-    ("frontend:blueprints", "Blueprints"),
+    ("blueprints:list", "Blueprints"),
     ("frontend:snapshots", "Snapshots"),
     ("frontend:audit", "Audit"),
-    ("frontend:clusters", "Clusters"),
+    ("environments:clusters", "Clusters"),
 ]
 
 

@@ -27,9 +27,7 @@ SECTIONS = {
         "Environments",
         "Isolated, baseline and overlay environments of this team, with their status, endpoints and logs.",
     ),
-    "blueprints": ("Blueprints", "The team's blueprints and their immutable versions."),
     "snapshots": ("Snapshots", "Sanitized data snapshots captured from environments."),
-    "clusters": ("Clusters", "The Kubernetes clusters environments run on."),
 }
 
 
@@ -83,8 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def section(request: HttpRequest, section: str) -> HttpResponse:
     title, description = SECTIONS[section]
-    return render(request, "frontend/section.html", {"title": title, "description": description,
-                                                      "section": section})
+    return render(request, "frontend/section.html", {"title": title, "description": description, "section": section})
 
 
 @login_required
@@ -147,8 +144,11 @@ def team_detail(request: HttpRequest, team_id: str) -> HttpResponse:
 
 def _members_response(request: HttpRequest, team: Team, *, error: str | None = None) -> HttpResponse:
     if _is_htmx(request):
-        team = _visible_team(request, team.public_id) if permissions.has_team_perm(
-            request.user, team, TeamPermission.VIEW) else None
+        team = (
+            _visible_team(request, team.public_id)
+            if permissions.has_team_perm(request.user, team, TeamPermission.VIEW)
+            else None
+        )
         if team is None:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = reverse("frontend:home")
@@ -197,8 +197,13 @@ def set_role(request: HttpRequest, team_id: str, username: str) -> HttpResponse:
     form = RoleForm(request.POST)
     if not form.is_valid():
         return _members_response(request, team, error=_form_error(form))
-    return _run(request, team, lambda: actions.set_member_role(
-        actor=request.user, team=team, username=username, role=form.cleaned_data["role"]))
+    return _run(
+        request,
+        team,
+        lambda: actions.set_member_role(
+            actor=request.user, team=team, username=username, role=form.cleaned_data["role"]
+        ),
+    )
 
 
 @login_required
@@ -215,8 +220,11 @@ def _form_error(form) -> str:
 def _tokens_response(request: HttpRequest, *, secret: str | None = None, error: str | None = None) -> HttpResponse:
     if _is_htmx(request):
         tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
-        return render(request, "frontend/partials/tokens.html",
-                      {"tokens": tokens, "new_secret": secret, "token_error": error, "token_form": TokenForm()})
+        return render(
+            request,
+            "frontend/partials/tokens.html",
+            {"tokens": tokens, "new_secret": secret, "token_error": error, "token_form": TokenForm()},
+        )
     if error:
         messages.error(request, error)
     if secret:
@@ -231,8 +239,9 @@ def create_token(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _tokens_response(request, error=_form_error(form))
     try:
-        _, secret = actions.create_api_token(actor=request.user, name=form.cleaned_data["name"],
-                                             expires_in_days=form.cleaned_data["expires_in_days"])
+        _, secret = actions.create_api_token(
+            actor=request.user, name=form.cleaned_data["name"], expires_in_days=form.cleaned_data["expires_in_days"]
+        )
     except DomainError as exc:
         return _tokens_response(request, error=exc.message)
     return _tokens_response(request, secret=secret)

@@ -4,4 +4,6 @@ pytest_plugins = [
     "tests.fixtures.teams",
     "tests.fixtures.graphql",
     "tests.fixtures.trace",
+    "tests.fixtures.blueprints",
+    "tests.fixtures.clusters",
 ]

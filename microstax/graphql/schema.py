@@ -9,11 +9,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from blueprints.graphql.schema import Mutation as BlueprintMutation
+from blueprints.graphql.schema import Query as BlueprintQuery
+from environments.graphql.schema import Mutation as EnvironmentMutation
+from environments.graphql.schema import Query as EnvironmentQuery
 from microstax.teams.graphql.schema import Mutation as TeamMutation
 from microstax.teams.graphql.schema import Query as TeamQuery
 
-Query = merge_types("Query", (TeamQuery,))
-Mutation = merge_types("Mutation", (TeamMutation,))
+Query = merge_types("Query", (TeamQuery, BlueprintQuery, EnvironmentQuery))
+Mutation = merge_types("Mutation", (TeamMutation, BlueprintMutation, EnvironmentMutation))
 
 schema = strawberry.Schema(
     query=Query,

@@ -27,12 +27,7 @@ def _require_authenticated(actor) -> None:
 
 
 def _require(actor, team: Team, perm: TeamPermission) -> None:
-    """Outsiders get NOT_FOUND (no existence leak); members lacking the permission get PERMISSION_DENIED."""
-    _require_authenticated(actor)
-    if not permissions.has_team_perm(actor, team, TeamPermission.VIEW):
-        raise NotFound("team not found", field="team")
-    if not permissions.has_team_perm(actor, team, perm):
-        raise PermissionDenied(f"your role in team '{team.slug}' does not allow this ({perm.label.lower()})")
+    permissions.require_team_perm(actor, team, perm, doing=f"this ({perm.label.lower()})")
 
 
 def _clean_name(name: str, *, field: str = "name", max_length: int = 100) -> str:

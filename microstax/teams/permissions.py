@@ -73,3 +73,19 @@ def is_auditor(user) -> bool:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return user.is_superuser or user.has_perm(AUDITOR_PERMISSION)
+
+
+def require_team_perm(actor, team: Team, perm: TeamPermission, *, doing: str | None = None) -> None:
+    """Raise unless ``actor`` holds ``perm`` on ``team``.
+
+    Outsiders get NOT_FOUND, so a team's existence is not leaked; members whose role lacks the
+    permission get PERMISSION_DENIED naming what was refused.
+    """
+    from microstax.lib.errors import NotFound, PermissionDenied
+
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise PermissionDenied("authentication required")
+    if not has_team_perm(actor, team, TeamPermission.VIEW):
+        raise NotFound("team not found", field="team")
+    if not has_team_perm(actor, team, perm):
+        raise PermissionDenied(f"your role in team '{team.slug}' does not allow {doing or perm.label.lower()}")

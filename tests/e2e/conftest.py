@@ -34,8 +34,10 @@ def _ensure_chromium() -> str | None:
     return None if os.path.exists(CHROMIUM) else "Chromium installation finished but /usr/bin/chromium is absent"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, which would break every later ``async_to_sync`` call (channel layers) in other modules."""
     problem = _ensure_chromium()
     if problem:
         pytest.skip(problem)

@@ -63,8 +63,9 @@ def test_outsider_gets_404_for_another_teams_page(client_for, team, outsider):
 
 def test_owner_adds_a_member_with_htmx_and_gets_the_fragment(client_for, team, owner, make_user):
     make_user("newbie")
-    response = client_for(owner).post(f"/teams/{team.public_id}/members/add/",
-                                      {"username": "newbie", "role": "developer"}, HTTP_HX_REQUEST="true")
+    response = client_for(owner).post(
+        f"/teams/{team.public_id}/members/add/", {"username": "newbie", "role": "developer"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert b"newbie" in response.content and b"<html" not in response.content
     assert Membership.objects.get(team=team, user__username="newbie").role == "developer"
@@ -112,17 +113,26 @@ def test_csrf_is_enforced_for_session_posts_but_not_tokens(db, owner, team):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     assert client.post(f"/teams/{team.public_id}/rename/", {"name": "X"}).status_code == 403
-    assert client.post("/graphql", data='{"query": "{ viewer { username } }"}',
-                       content_type="application/json").status_code == 403
+    assert (
+        client.post(
+            "/graphql", data='{"query": "{ viewer { username } }"}', content_type="application/json"
+        ).status_code
+        == 403
+    )
     _, secret = actions.create_api_token(actor=owner, name="t")
     token_client = Client(enforce_csrf_checks=True)
-    response = token_client.post("/graphql", data='{"query": "{ viewer { username } }"}',
-                                 content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = token_client.post(
+        "/graphql",
+        data='{"query": "{ viewer { username } }"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
     assert response.status_code == 200
 
 
-def test_team_page_query_count_does_not_grow_with_members(client_for, team, owner, make_user,
-                                                          django_assert_max_num_queries):
+def test_team_page_query_count_does_not_grow_with_members(
+    client_for, team, owner, make_user, django_assert_max_num_queries
+):
     from microstax.teams import actions
 
     client = client_for(owner)

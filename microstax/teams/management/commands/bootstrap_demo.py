@@ -28,8 +28,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="the URL to print")
+        parser.add_argument("--sandbox-kubeconfig", default=None, type=Path,
+                            help="register (or refresh) the kubesim emulator behind this kubeconfig as the default "
+                                 "'sandbox' cluster")
 
-    def handle(self, *args, username: str, url: str, **options):
+    def handle(self, *args, username: str, url: str, sandbox_kubeconfig: Path | None = None, **options):
         credentials_file = Path(settings.VAR_DIR) / "demo-credentials.json"
         stored = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
         password = stored.get("password") or secrets.token_urlsafe(12)
@@ -71,12 +74,16 @@ class Command(BaseCommand):
         if not ApiToken.objects.active().filter(user=admin, name=DEMO_TOKEN_NAME).exists():
             _, secret = actions.create_api_token(actor=admin, name=DEMO_TOKEN_NAME)
 
+        sandbox = self._sandbox(admin, sandbox_kubeconfig) if sandbox_kubeconfig else None
+
         out = self.stdout.write
         out("")
         out(f"  MicroStax is at   {url}/")
         out(f"  GraphQL           {url}/graphql")
         out(f"  Sign in as        {username} / {password}")
         out(f"  Demo team         {team.slug} ({team.public_id})")
+        if sandbox is not None:
+            out(f"  Sandbox cluster   {sandbox.api_url} (simulated by kubesim; {sandbox.health})")
         if secret:
             out(f"  API token         {secret}   (shown once; store it now)")
             out(
@@ -87,3 +94,19 @@ class Command(BaseCommand):
             out("  API token         already created and shown on the first run; make a new one with")
             out(f"                    .venv/bin/python manage.py create_api_token {username} --name cli")
         out("")
+
+    def _sandbox(self, admin, kubeconfig_path: Path):
+        """The embedded kubesim as the default 'sandbox' cluster, its credentials refreshed if they changed."""
+        from environments import actions as cluster_actions
+        from environments.choices import ClusterKind
+        from environments.models import Cluster
+
+        kubeconfig = kubeconfig_path.read_text()
+        cluster = Cluster.objects.filter(name="sandbox").first()
+        if cluster is None:
+            return cluster_actions.register_cluster(actor=admin, name="sandbox", kubeconfig=kubeconfig,
+                                                    kind=ClusterKind.SANDBOX, ingress_domain="sandbox.localhost",
+                                                    is_default=not Cluster.objects.filter(is_default=True).exists())
+        if cluster.credentials()["kubeconfig"] != kubeconfig:
+            return cluster_actions.set_cluster_credentials(actor=admin, cluster=cluster, kubeconfig=kubeconfig)
+        return cluster_actions.check_cluster(cluster)

@@ -1,0 +1,40 @@
+"""Environment-app operations: clusters and environments. Views, GraphQL, commands and tasks call
+only these."""
+
+from environments.actions.clusters import (
+    check_cluster,
+    cluster_config,
+    cluster_snapshot,
+    register_cluster,
+    set_cluster_credentials,
+)
+from environments.actions.lifecycle import (
+    create_environment,
+    delete_environment,
+    extend_ttl,
+    resume_environment,
+    retry_environment,
+    scale_service,
+    set_idle_policy,
+    stop_environment,
+    touch_activity,
+    update_environment,
+)
+
+__all__ = [
+    "check_cluster",
+    "cluster_config",
+    "cluster_snapshot",
+    "create_environment",
+    "delete_environment",
+    "extend_ttl",
+    "register_cluster",
+    "resume_environment",
+    "retry_environment",
+    "scale_service",
+    "set_cluster_credentials",
+    "set_idle_policy",
+    "stop_environment",
+    "touch_activity",
+    "update_environment",
+]

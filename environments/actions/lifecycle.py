@@ -1,0 +1,418 @@
+"""Environment lifecycle: create, update, stop, resume, retry, scale, delete, TTL and idle policy.
+
+Each action checks the team permission, validates, changes the database in one transaction
+(guarded state transition, an Operation row, exactly one audit event) and enqueues the
+provisioning task after commit. The Kubernetes work happens in ``environments.provisioning``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets as secrets_module
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from audit import context as audit_context
+from audit.actions import record
+from blueprints.actions import InvalidBlueprint
+from blueprints.normalize import spec_hash
+from blueprints.quantities import cpu_millicores, memory_bytes, parse_duration
+from blueprints.spec import AUTO_GENERATED
+from blueprints.validation import validate_blueprint
+from environments.choices import (
+    LIVE_STATES,
+    EnvironmentMode,
+    EnvironmentState,
+    OperationKind,
+    OperationState,
+)
+from environments.models import Cluster, Environment, Operation, ServiceInstance, TeamPolicy
+from microstax.lib.errors import Conflict, InvalidInput
+from microstax.lib.ids import new_public_id
+from microstax.teams import permissions
+from microstax.teams.choices import TeamPermission
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+MAX_TTL = timedelta(days=90)
+
+
+def environment_snapshot(env: Environment) -> dict:
+    return {
+        "id": env.public_id,
+        "name": env.name,
+        "mode": env.mode,
+        "state": env.state,
+        "namespace": env.namespace,
+        "cluster": env.cluster.name,
+        "spec_hash": env.spec_hash,
+        "plan": env.plan_name or None,
+        "expires_at": env.expires_at.isoformat() if env.expires_at else None,
+    }
+
+
+def _requested(spec: dict) -> tuple[int, int]:
+    """(CPU millicores, memory MiB) requested by the spec's services, replicas included."""
+    cpu = memory = 0
+    for service in spec["services"]:
+        if service.get("removed"):
+            continue
+        requests = service["resources"]["requests"]
+        replicas = service["replicas"]
+        cpu += cpu_millicores(requests["cpu"]) * replicas if requests.get("cpu") else 0
+        memory += memory_bytes(requests["memory"]) * replicas if requests.get("memory") else 0
+    return cpu, memory // (1024 * 1024)
+
+
+def _check_quota(team, cpu: int, memory: int, *, excluding: Environment | None = None) -> None:
+    policy = TeamPolicy.for_team(team)
+    live = Environment.objects.filter(team=team, state__in=LIVE_STATES)
+    if excluding is not None:
+        live = live.exclude(pk=excluding.pk)
+    else:
+        count = live.count()
+        if count >= policy.max_environments:
+            raise InvalidInput(
+                f"team '{team.slug}' has {count} live environments, its quota is {policy.max_environments}; "
+                "delete one first",
+                field="team",
+                code="QUOTA_EXCEEDED",
+            )
+    used = live.aggregate(cpu=Sum("requested_cpu_millicores"), memory=Sum("requested_memory_mib"))
+    if (used["cpu"] or 0) + cpu > policy.max_cpu_millicores:
+        raise InvalidInput(
+            f"this needs {cpu}m CPU in requests; team '{team.slug}' uses {used['cpu'] or 0}m of its "
+            f"{policy.max_cpu_millicores}m quota",
+            field="yaml",
+            code="QUOTA_EXCEEDED",
+        )
+    if (used["memory"] or 0) + memory > policy.max_memory_mib:
+        raise InvalidInput(
+            f"this needs {memory}Mi memory in requests; team '{team.slug}' uses {used['memory'] or 0}Mi of its "
+            f"{policy.max_memory_mib}Mi quota",
+            field="yaml",
+            code="QUOTA_EXCEEDED",
+        )
+
+
+def _expires_at(ttl: str | None, spec: dict, team) -> timezone.datetime | None:
+    text = ttl or spec.get("ttl")
+    if text:
+        try:
+            seconds = parse_duration(text)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="ttl") from None
+        if timedelta(seconds=seconds) > MAX_TTL:
+            raise InvalidInput("ttl must be at most 90 days", field="ttl")
+        return timezone.now() + timedelta(seconds=seconds)
+    hours = TeamPolicy.for_team(team).default_ttl_hours
+    return timezone.now() + timedelta(hours=hours) if hours else None
+
+
+def _generate_secrets(spec: dict, existing: dict[str, str]) -> dict[str, str]:
+    """Values for ``auto-generated`` secrets: made once, kept across updates."""
+    values = dict(existing)
+    for service in spec["services"]:
+        for secret in service.get("secrets") or []:
+            key = f"{service['name']}/{secret['name']}"
+            if secret["value"] == AUTO_GENERATED and key not in values:
+                values[key] = secrets_module.token_urlsafe(24)
+    return values
+
+
+def _resolve_cluster(cluster: Cluster | None) -> Cluster:
+    if cluster is not None:
+        return cluster
+    default = Cluster.objects.filter(is_default=True).first()
+    if default is None:
+        raise InvalidInput("no cluster given and no default cluster is registered", field="cluster")
+    return default
+
+
+def _validated_spec(source: str, plan: str | None) -> dict:
+    result = validate_blueprint(source or "", plan=plan)
+    if not result.valid:
+        raise InvalidBlueprint(result.problems)
+    return result.normalized
+
+
+def _enqueue(operation: Operation) -> None:
+    from environments.tasks import enqueue_operation
+
+    transaction.on_commit(lambda: enqueue_operation(operation.pk))
+
+
+def _new_operation(env: Environment, kind: str, actor, **params) -> Operation:
+    return Operation.objects.create(
+        environment=env, kind=kind, actor=actor, params=params, request_context=audit_context.current().as_dict()
+    )
+
+
+def _sync_service_rows(env: Environment) -> None:
+    """One ServiceInstance per service of the spec; rows of services that left are removed."""
+    wanted = {s["name"]: s for s in env.spec["services"] if not s.get("removed")}
+    env.services.exclude(name__in=wanted).delete()
+    existing = set(env.services.values_list("name", flat=True))
+    ServiceInstance.objects.bulk_create(
+        ServiceInstance(environment=env, name=name, provided_by=env, desired_replicas=service["replicas"])
+        for name, service in wanted.items()
+        if name not in existing
+    )
+    for name, service in wanted.items():
+        env.services.filter(name=name).exclude(desired_replicas=service["replicas"]).update(
+            desired_replicas=service["replicas"]
+        )
+
+
+def create_environment(
+    *,
+    actor,
+    team,
+    source: str | None = None,
+    blueprint_version=None,
+    name: str | None = None,
+    plan: str | None = None,
+    ttl: str | None = None,
+    cluster: Cluster | None = None,
+) -> Environment:
+    """Record a new environment and enqueue its provisioning."""
+    permissions.require_team_perm(actor, team, TeamPermission.USE_ENVIRONMENTS, doing="creating environments")
+    if blueprint_version is not None:
+        if blueprint_version.blueprint.team_id != team.pk:
+            raise InvalidInput("the blueprint version belongs to another team", field="blueprintVersion")
+        source = blueprint_version.source
+    if not source:
+        raise InvalidInput("give either blueprint YAML or a blueprint version", field="yaml")
+    spec = _validated_spec(source, plan)
+    mode = spec["routing"]["mode"]
+    if mode == EnvironmentMode.OVERLAY:
+        raise InvalidInput(
+            "this blueprint is an overlay (routing.mode: overlay); overlays are created on top of a baseline, "
+            "which this server does not support yet",
+            field="yaml",
+            code="UNSUPPORTED",
+        )
+    name = (name or spec["name"]).strip().lower()
+    if not _NAME.match(name):
+        raise InvalidInput("name must be 1-40 lowercase letters, digits or hyphens", field="name")
+    cluster = _resolve_cluster(cluster)
+    expires_at = _expires_at(ttl, spec, team)
+    cpu, memory = _requested(spec)
+    public_id = new_public_id("env")
+    env = Environment(
+        public_id=public_id,
+        team=team,
+        name=name,
+        mode=mode,
+        blueprint_version=blueprint_version,
+        source=source,
+        spec=spec,
+        spec_hash=spec_hash(spec),
+        plan_name=plan or "",
+        cluster=cluster,
+        namespace=f"env-{name[:40]}-{public_id[-6:]}",
+        routing_key=spec["routing"].get("overlayId") or "",
+        expires_at=expires_at,
+        auto_shutdown_enabled=spec["autoShutdownEnabled"],
+        auto_shutdown_delay_minutes=spec["autoShutdownDelayMinutes"],
+        requested_cpu_millicores=cpu,
+        requested_memory_mib=memory,
+        created_by=actor,
+    )
+    env.set_generated_secrets(_generate_secrets(spec, {}))
+    try:
+        with transaction.atomic():
+            # Lock the team row: concurrent creates of one team are counted against the quota in turn.
+            type(team).objects.select_for_update().filter(pk=team.pk).first()
+            _check_quota(team, cpu, memory)
+            env.save()
+            _sync_service_rows(env)
+            operation = _new_operation(env, OperationKind.CREATE, actor)
+            record(
+                action="environment.create",
+                actor=actor,
+                team=team,
+                target_type="environment",
+                target_id=env.public_id,
+                after=environment_snapshot(env),
+            )
+            _enqueue(operation)
+    except IntegrityError:
+        raise Conflict(f"team '{team.slug}' already has a live environment named '{name}'", field="name") from None
+    return env
+
+
+def _operate(env: Environment, actor, *, kind: str, to: str, action: str, reason: str = "", **params) -> Operation:
+    """Guarded transition + Operation + audit event + enqueue, in one transaction."""
+    with transaction.atomic():
+        before = environment_snapshot(env)
+        if not env.transition(to, reason=reason):
+            env.refresh_from_db(fields=["state"])
+            raise Conflict(f"environment is {env.state}; it cannot go to {to} from there", field="state")
+        Operation.objects.filter(environment=env, state=OperationState.QUEUED).update(
+            state=OperationState.SUPERSEDED, finished_at=timezone.now()
+        )
+        operation = _new_operation(env, kind, actor, **params)
+        record(
+            action=action,
+            actor=actor,
+            team=env.team,
+            target_type="environment",
+            target_id=env.public_id,
+            before=before,
+            after={**environment_snapshot(env), **params},
+        )
+        _enqueue(operation)
+    return operation
+
+
+def _require_use(actor, env: Environment) -> None:
+    permissions.require_team_perm(actor, env.team, TeamPermission.USE_ENVIRONMENTS, doing="operating environments")
+
+
+def update_environment(
+    *, actor, env: Environment, source: str | None = None, blueprint_version=None, plan: str | None = None
+) -> Operation:
+    """Apply a new blueprint: the provisioner diffs normalized specs and touches only what changed."""
+    _require_use(actor, env)
+    if blueprint_version is not None:
+        if blueprint_version.blueprint.team_id != env.team_id:
+            raise InvalidInput("the blueprint version belongs to another team", field="blueprintVersion")
+        source = blueprint_version.source
+    spec = _validated_spec(source or "", plan if plan is not None else (env.plan_name or None))
+    if spec["routing"]["mode"] != env.mode:
+        raise InvalidInput(f"an update cannot change the mode ({env.mode} → {spec['routing']['mode']})", field="yaml")
+    cpu, memory = _requested(spec)
+    _check_quota(env.team, cpu, memory, excluding=env)
+    with transaction.atomic():
+        previous_hash = env.spec_hash
+        env.source, env.spec, env.spec_hash = source, spec, spec_hash(spec)
+        env.blueprint_version = blueprint_version
+        env.requested_cpu_millicores, env.requested_memory_mib = cpu, memory
+        env.set_generated_secrets(_generate_secrets(spec, env.generated_secrets()))
+        env.save(
+            update_fields=[
+                "source",
+                "spec",
+                "spec_hash",
+                "blueprint_version",
+                "requested_cpu_millicores",
+                "requested_memory_mib",
+                "secrets_encrypted",
+            ]
+        )
+        _sync_service_rows(env)
+        return _operate(
+            env,
+            actor,
+            kind=OperationKind.UPDATE,
+            to=EnvironmentState.PROVISIONING,
+            action="environment.update",
+            previous_spec_hash=previous_hash,
+        )
+
+
+def stop_environment(*, actor, env: Environment) -> Operation:
+    """Scale every service to zero; volumes and data stay."""
+    _require_use(actor, env)
+    return _operate(env, actor, kind=OperationKind.STOP, to=EnvironmentState.STOPPING, action="environment.stop")
+
+
+def resume_environment(*, actor, env: Environment) -> Operation:
+    _require_use(actor, env)
+    return _operate(env, actor, kind=OperationKind.RESUME, to=EnvironmentState.RESUMING, action="environment.resume")
+
+
+def retry_environment(*, actor, env: Environment) -> Operation:
+    """Re-run provisioning of a failed environment; it converges from wherever it stopped."""
+    _require_use(actor, env)
+    if env.state != EnvironmentState.FAILED:
+        raise Conflict(f"only failed environments are retried; this one is {env.state}", field="state")
+    return _operate(env, actor, kind=OperationKind.RETRY, to=EnvironmentState.PROVISIONING, action="environment.retry")
+
+
+def scale_service(*, actor, env: Environment, service: str, replicas: int) -> Operation:
+    _require_use(actor, env)
+    if not 0 <= replicas <= 50:
+        raise InvalidInput("replicas must be between 0 and 50", field="replicas")
+    spec = copy.deepcopy(env.spec)
+    target = next((s for s in spec["services"] if s["name"] == service and not s.get("removed")), None)
+    if target is None:
+        raise InvalidInput(f"environment has no service '{service}'", field="service")
+    target["replicas"] = replicas
+    cpu, memory = _requested(spec)
+    _check_quota(env.team, cpu, memory, excluding=env)
+    with transaction.atomic():
+        env.spec, env.spec_hash = spec, spec_hash(spec)
+        env.requested_cpu_millicores, env.requested_memory_mib = cpu, memory
+        env.save(update_fields=["spec", "spec_hash", "requested_cpu_millicores", "requested_memory_mib"])
+        _sync_service_rows(env)
+        return _operate(
+            env,
+            actor,
+            kind=OperationKind.SCALE,
+            to=EnvironmentState.PROVISIONING,
+            action="environment.scale",
+            service=service,
+            replicas=replicas,
+        )
+
+
+def delete_environment(*, actor, env: Environment) -> Operation:
+    """Delete the namespace (waiting through Terminating); the record stays as history."""
+    _require_use(actor, env)
+    return _operate(env, actor, kind=OperationKind.DELETE, to=EnvironmentState.DELETING, action="environment.delete")
+
+
+def extend_ttl(*, actor, env: Environment, ttl: str) -> Environment:
+    """Set the expiry to ``ttl`` from now."""
+    _require_use(actor, env)
+    if not env.is_live:
+        raise Conflict("a deleted environment has no TTL", field="state")
+    expires_at = _expires_at(ttl, {}, env.team)
+    with transaction.atomic():
+        before = environment_snapshot(env)
+        env.expires_at = expires_at
+        env.save(update_fields=["expires_at"])
+        record(
+            action="environment.ttl",
+            actor=actor,
+            team=env.team,
+            target_type="environment",
+            target_id=env.public_id,
+            before=before,
+            after=environment_snapshot(env),
+        )
+    return env
+
+
+def set_idle_policy(*, actor, env: Environment, enabled: bool, delay_minutes: int | None = None) -> Environment:
+    _require_use(actor, env)
+    delay = env.auto_shutdown_delay_minutes if delay_minutes is None else delay_minutes
+    if not 5 <= delay <= 7 * 24 * 60:
+        raise InvalidInput("the idle delay must be between 5 minutes and 7 days", field="delayMinutes")
+    with transaction.atomic():
+        before = {"enabled": env.auto_shutdown_enabled, "delay_minutes": env.auto_shutdown_delay_minutes}
+        env.auto_shutdown_enabled, env.auto_shutdown_delay_minutes = enabled, delay
+        env.save(update_fields=["auto_shutdown_enabled", "auto_shutdown_delay_minutes"])
+        record(
+            action="environment.idle_policy",
+            actor=actor,
+            team=env.team,
+            target_type="environment",
+            target_id=env.public_id,
+            before=before,
+            after={"enabled": enabled, "delay_minutes": delay},
+        )
+    return env
+
+
+def touch_activity(env: Environment) -> None:
+    """Someone used the environment: push back idle shutdown. At most one write a minute."""
+    now = timezone.now()
+    if now - env.last_activity_at >= timedelta(minutes=1):
+        Environment.objects.filter(pk=env.pk).update(last_activity_at=now)
+        env.last_activity_at = now

@@ -1,0 +1,287 @@
+"""Carrying out an Operation on the cluster: the provisioning task's body.
+
+The task takes an operation id, claims it with a conditional UPDATE (so two workers never run it
+together, and a crashed worker's operation is taken over once its heartbeat is stale), restores
+the request context of whoever asked (audit attribution), and runs the steps. Every step is
+idempotent — server-side apply skips unchanged objects — so running an operation again converges
+instead of duplicating anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from audit import context as audit_context
+from audit.actions import record
+from environments import events
+from environments.actions.clusters import cluster_config
+from environments.choices import (
+    EnvironmentState,
+    OperationKind,
+    OperationState,
+    ServiceStatus,
+    StepOutcome,
+)
+from environments.models import Environment, Operation, OperationStep, ServiceInstance
+from microstax import kube
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+WAVE_TIMEOUT = 300.0
+NAMESPACE_DELETE_TIMEOUT = 300.0
+
+
+class OperationFailed(Exception):
+    """A step could not complete; ``reason`` is shown on the environment and the operation."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _stale_before() -> timezone.datetime:
+    return timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
+
+
+def claim(operation_id: int) -> Operation | None:
+    """Take the operation if it is queued, or running under a worker that stopped heart-beating."""
+    now = timezone.now()
+    claimed = (
+        Operation.objects.filter(pk=operation_id)
+        .filter(Q(state=OperationState.QUEUED) | Q(state=OperationState.RUNNING, heartbeat_at__lt=_stale_before()))
+        .update(
+            state=OperationState.RUNNING,
+            claimed_by=WORKER_ID,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    )
+    if not claimed:
+        return None
+    return Operation.objects.select_related("environment__cluster", "environment__team", "actor").get(pk=operation_id)
+
+
+def run_operation(operation_id: int) -> str:
+    operation = claim(operation_id)
+    if operation is None:
+        return "skipped: not queued, or running elsewhere"
+    context = operation.request_context or {"request_id": audit_context.new_request_id()}
+    with audit_context.bound(context):
+        return Provisioner(operation).run()
+
+
+class Provisioner:
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self.env: Environment = operation.environment
+        self.cluster = cluster_config(self.env.cluster)
+        self._position = operation.steps.count()
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[dict]:
+        """One span of the trace. Its details dict is filled by the block."""
+        self._position += 1
+        step = OperationStep.objects.create(operation=self.operation, position=self._position, name=name)
+        Operation.objects.filter(pk=self.operation.pk).update(heartbeat_at=timezone.now())
+        events.publish(self.env.public_id, "step.started", step=name)
+        details: dict = {}
+        try:
+            yield details
+        except Exception as exc:
+            step.outcome, step.details = StepOutcome.FAILED, {**details, "error": _reason(exc)}
+            raise
+        else:
+            step.outcome, step.details = StepOutcome.OK, details
+        finally:
+            step.finished_at = timezone.now()
+            step.save(update_fields=["outcome", "details", "finished_at"])
+            events.publish(self.env.public_id, "step.finished", step=name, outcome=step.outcome)
+
+    def _set_state(self, to: str, reason: str = "") -> None:
+        if self.env.transition(to, reason=reason):
+            events.publish(self.env.public_id, "state", state=to, reason=reason)
+
+    # -- entry ----------------------------------------------------------------------------------
+
+    def run(self) -> str:
+        kind = self.operation.kind
+        try:
+            if kind == OperationKind.DELETE:
+                self.delete()
+            elif kind == OperationKind.STOP:
+                self.converge(stopped=True)
+            else:
+                if self.env.state in (EnvironmentState.PENDING, EnvironmentState.FAILED):
+                    self._set_state(EnvironmentState.PROVISIONING)
+                self.converge(stopped=False)
+        except (OperationFailed, kube.KubeError) as exc:
+            self.fail(_reason(exc))
+            return f"failed: {_reason(exc)}"
+        self.finish(OperationState.SUCCEEDED)
+        return "succeeded"
+
+    def finish(self, state: str, error: str = "") -> None:
+        Operation.objects.filter(pk=self.operation.pk).update(
+            state=state, error=error[:2000], finished_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+
+    def fail(self, reason: str) -> None:
+        log.info("operation %s failed: %s", self.operation.public_id, reason)
+        with transaction.atomic():
+            self.finish(OperationState.FAILED, reason)
+            if self.operation.kind == OperationKind.DELETE:
+                # Stays `deleting`: the fleet sweep or a new delete retries; the reason says why.
+                Environment.objects.filter(pk=self.env.pk).update(state_reason=reason[:500])
+            else:
+                any_ready = self.env.services.filter(status=ServiceStatus.READY).exists()
+                to = EnvironmentState.DEGRADED if any_ready else EnvironmentState.FAILED
+                if not self.env.transition(to, reason=reason):
+                    self.env.transition(EnvironmentState.FAILED, reason=reason)
+            record(
+                action=f"environment.{self.operation.kind}.failed",
+                actor=self.operation.actor,
+                team=self.env.team,
+                target_type="environment",
+                target_id=self.env.public_id,
+                outcome="failure",
+                reason=reason[:2000],
+            )
+        events.publish(self.env.public_id, "state", state=self.env.state, reason=reason)
+
+    # -- converge: create, update, scale, resume, retry, stop ------------------------------------
+
+    def render(self, *, stopped: bool):
+        from environments.render import RenderContext, render_environment
+
+        spec = copy.deepcopy(self.env.spec)
+        if stopped:
+            for service in spec["services"]:
+                service["replicas"] = 0
+        values = self.env.generated_secrets()
+        for service in spec["services"]:
+            for secret in service.get("secrets") or []:
+                values.setdefault(f"{service['name']}/{secret['name']}", secret["value"])
+        cluster = self.env.cluster
+        context = RenderContext(
+            environment_id=self.env.public_id,
+            environment_slug=self.env.name,
+            namespace=self.env.namespace,
+            team_slug=self.env.team.slug,
+            ingress_domain=cluster.ingress_domain,
+            routing_provider=cluster.routing_provider,
+            storage_class=cluster.storage_class,
+            secret_values=values,
+        )
+        return render_environment(spec, context)
+
+    def converge(self, *, stopped: bool) -> None:
+        labels = kube.managed_labels(self.env.public_id, self.env.team.slug)
+        with self.step("namespace") as details:
+            kube.ensure_namespace(self.cluster, self.env.namespace, labels)
+            details["namespace"] = self.env.namespace
+        with self.step("render") as details:
+            rendered = self.render(stopped=stopped)
+            details.update(objects=len(rendered.objects), waves=[w.name for w in rendered.waves])
+        owners = _owners(rendered)
+        for wave in rendered.waves:
+            with self.step(f"apply {wave.name}") as details:
+                report = kube.apply(
+                    self.cluster, wave.objects, environment_id=self.env.public_id, team_slug=self.env.team.slug
+                )
+                details.update(
+                    created=len(report.created), updated=len(report.updated), unchanged=len(report.unchanged)
+                )
+                if wave.wait:
+                    readiness = kube.wait_ready(self.cluster, report.objects, WAVE_TIMEOUT, fail_fast=True)
+                    details["seconds"] = round(readiness.elapsed, 3)
+                    self.record_services(readiness, owners, stopped=stopped)
+                    if not readiness.ready:
+                        raise OperationFailed(_not_ready(readiness, owners))
+        with self.step("prune") as details:
+            pruned = kube.prune(self.cluster, self.env.namespace, rendered.objects, environment_id=self.env.public_id)
+            details["deleted"] = [str(ref) for ref in pruned.deleted]
+        with self.step("endpoints") as details:
+            for name, urls in rendered.endpoints.items():
+                ServiceInstance.objects.filter(environment=self.env, name=name).update(endpoints=list(urls))
+            details["endpoints"] = rendered.endpoints
+        self._set_state(EnvironmentState.STOPPED if stopped else EnvironmentState.READY)
+
+    def record_services(self, readiness, owners: dict, *, stopped: bool) -> None:
+        """Per-service status and reason from the readiness of the objects the service owns."""
+        by_service: dict[str, list] = {}
+        for item in readiness.objects:
+            service = owners.get((item.ref.kind, item.ref.name))
+            if service is not None:
+                by_service.setdefault(service, []).append(item)
+        now = timezone.now()
+        for service, items in by_service.items():
+            failed = [i for i in items if i.state == kube.State.FAILED]
+            pending = [i for i in items if i.state == kube.State.PENDING]
+            rows = ServiceInstance.objects.filter(environment=self.env, name=service)
+            if failed or pending:
+                worst = (failed or pending)[0]
+                status = ServiceStatus.FAILED if failed else ServiceStatus.STARTING
+                rows.update(status=status, reason=_object_reason(worst), ready_replicas=0, updated_at=now)
+            elif stopped:
+                rows.update(status=ServiceStatus.STOPPED, reason="", ready_replicas=0, updated_at=now)
+            else:
+                rows.update(status=ServiceStatus.READY, reason="", ready_replicas=F("desired_replicas"), updated_at=now)
+
+    # -- delete ---------------------------------------------------------------------------------
+
+    def delete(self) -> None:
+        with self.step("delete namespace") as details:
+            state = kube.delete_namespace(self.cluster, self.env.namespace)
+            details["phase"] = state.phase
+        with self.step("wait until the namespace is gone") as details:
+            state = kube.wait_namespace_gone(self.cluster, self.env.namespace, NAMESPACE_DELETE_TIMEOUT)
+            details["phase"] = state.phase
+            if state.phase != "Gone":
+                blocking = ", ".join(state.blocking) or "unknown"
+                raise OperationFailed(f"namespace {self.env.namespace} is still {state.phase} (waiting on: {blocking})")
+        self.env.services.update(status=ServiceStatus.STOPPED, ready_replicas=0, endpoints=[])
+        self._set_state(EnvironmentState.DELETED)
+
+
+def _owners(rendered) -> dict[tuple[str, str], str]:
+    owners = {}
+    for service, refs in rendered.services.items():
+        for ref in refs:
+            owners[(ref.kind, ref.name)] = service
+    return owners
+
+
+def _object_reason(item) -> str:
+    text = str(item.reason)
+    return f"{text}: {item.message}" if item.message else text
+
+
+def _not_ready(readiness, owners: dict) -> str:
+    problems = readiness.failed or readiness.pending
+    parts = []
+    for item in problems[:5]:
+        service = owners.get((item.ref.kind, item.ref.name))
+        where = f"service {service}" if service else str(item.ref)
+        parts.append(f"{where}: {_object_reason(item)}")
+    prefix = "timed out: " if readiness.timed_out else ""
+    return prefix + "; ".join(parts)
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "reason", None) if isinstance(exc, OperationFailed) else str(exc) or type(exc).__name__
