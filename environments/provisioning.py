@@ -252,7 +252,7 @@ class Provisioner:
         with self.step("wait until the namespace is gone") as details:
             state = kube.wait_namespace_gone(self.cluster, self.env.namespace, NAMESPACE_DELETE_TIMEOUT)
             details["phase"] = state.phase
-            if state.phase != "Gone":
+            if not state.gone:
                 blocking = ", ".join(state.blocking) or "unknown"
                 raise OperationFailed(f"namespace {self.env.namespace} is still {state.phase} (waiting on: {blocking})")
         self.env.services.update(status=ServiceStatus.STOPPED, ready_replicas=0, endpoints=[])

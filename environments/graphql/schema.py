@@ -1,16 +1,70 @@
 from __future__ import annotations
 
 import strawberry
+from django.db.models import Prefetch, Q
 from strawberry.types import Info
 
+from blueprints.graphql.types import Problem
+from blueprints.models import BlueprintVersion
 from environments import actions, models
-from environments.graphql.types import Cluster, EnvironmentError, EnvironmentErrorCode
+from environments.choices import STATE_ALIASES, EnvironmentState
+from environments.graphql.types import Cluster, Environment, EnvironmentError, EnvironmentErrorCode, LogLine
+from environments.graphql.types import Operation as OperationType
+from microstax import kube
 from microstax.graphql.context import current_user
-from microstax.lib.errors import DomainError
+from microstax.graphql.errors import bad_input
+from microstax.graphql.pagination import Connection, paginate
+from microstax.lib.errors import DomainError, NotFound
+from microstax.teams import permissions
+from microstax.teams.graphql.schema import resolve_team
 
 
 def _error(exc: DomainError) -> EnvironmentError:
-    return EnvironmentError(code=EnvironmentErrorCode(exc.code), field=exc.field, message=exc.message)
+    problems = [Problem.from_data(p) for p in getattr(exc, "problems", [])]
+    return EnvironmentError(
+        code=EnvironmentErrorCode(exc.code), field=exc.field, message=exc.message, problems=problems
+    )
+
+
+def visible_environments(user):
+    return (
+        models.Environment.objects.filter(team__in=permissions.teams_for(user))
+        .select_related("team", "cluster", "created_by", "blueprint_version")
+        .prefetch_related(
+            Prefetch("services", queryset=models.ServiceInstance.objects.select_related("provided_by")),
+            Prefetch("operations", queryset=models.Operation.objects.select_related("actor").prefetch_related("steps")),
+        )
+    )
+
+
+def resolve_environment(user, environment_id: str) -> models.Environment:
+    env = models.Environment.objects.filter(team__in=permissions.teams_for(user), public_id=environment_id)
+    env = env.select_related("team", "cluster").first()
+    if env is None:
+        raise NotFound("environment not found", field="id")
+    return env
+
+
+def _cluster(name_or_id: str | None) -> models.Cluster | None:
+    if not name_or_id:
+        return None
+    cluster = models.Cluster.objects.filter(Q(public_id=name_or_id) | Q(name=name_or_id)).first()
+    if cluster is None:
+        raise NotFound(f"no cluster named '{name_or_id}'", field="cluster")
+    return cluster
+
+
+def _version(user, version_id: str | None, team=None) -> BlueprintVersion | None:
+    if not version_id:
+        return None
+    version = (
+        BlueprintVersion.objects.filter(public_id=version_id, blueprint__team__in=permissions.teams_for(user))
+        .select_related("blueprint")
+        .first()
+    )
+    if version is None:
+        raise NotFound("blueprint version not found", field="blueprintVersion")
+    return version
 
 
 @strawberry.input
@@ -31,12 +85,129 @@ class ClusterPayload:
     errors: list[EnvironmentError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class CreateEnvironmentInput:
+    team: strawberry.ID
+    yaml: str | None = None
+    blueprint_version: strawberry.ID | None = None
+    name: str | None = None
+    plan: str | None = None
+    ttl: str | None = strawberry.field(default=None, description="e.g. 48h; default: the blueprint's ttl")
+    cluster: str | None = strawberry.field(default=None, description="cluster name or id; default: the default")
+
+
+@strawberry.input
+class UpdateEnvironmentInput:
+    id: strawberry.ID
+    yaml: str | None = None
+    blueprint_version: strawberry.ID | None = None
+    plan: str | None = None
+
+
+@strawberry.input
+class EnvironmentIdInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class ScaleServiceInput:
+    id: strawberry.ID
+    service: str
+    replicas: int
+
+
+@strawberry.input
+class ExtendEnvironmentInput:
+    id: strawberry.ID
+    ttl: str
+
+
+@strawberry.input
+class SetAutoShutdownInput:
+    id: strawberry.ID
+    enabled: bool
+    delay_minutes: int | None = None
+
+
+@strawberry.type
+class EnvironmentPayload:
+    environment: Environment | None = None
+    operation: OperationType | None = None
+    errors: list[EnvironmentError] = strawberry.field(default_factory=list)
+
+
+def _payload(user, run) -> EnvironmentPayload:
+    try:
+        env, operation = run()
+    except DomainError as exc:
+        return EnvironmentPayload(errors=[_error(exc)])
+    fresh = visible_environments(user).get(pk=env.pk)
+    return EnvironmentPayload(environment=fresh, operation=operation)
+
+
+def _latest_operation(env):
+    return env.operations.order_by("-created_at", "-pk").first()
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Registered clusters (every signed-in user sees them; credentials never)")
     def clusters(self, info: Info) -> list[Cluster]:
         current_user(info)
         return list(models.Cluster.objects.order_by("name"))
+
+    @strawberry.field(description="Environments the caller can see, newest first")
+    def environments(
+        self,
+        info: Info,
+        team: strawberry.ID | None = None,
+        state: str | None = None,
+        mode: str | None = None,
+        include_deleted: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Environment]:
+        queryset = visible_environments(current_user(info)).order_by("-created_at", "-pk")
+        if team:
+            queryset = queryset.filter(Q(team__public_id=team) | Q(team__slug=team))
+        if state:
+            state = STATE_ALIASES.get(state.lower(), state.lower())
+            if state not in EnvironmentState.values:
+                raise bad_input(f"state must be one of {', '.join(EnvironmentState.values)}", field="state")
+            queryset = queryset.filter(state=state)
+        elif not include_deleted:
+            queryset = queryset.exclude(state=EnvironmentState.DELETED)
+        if mode:
+            queryset = queryset.filter(mode=mode.lower())
+        return paginate(queryset, first=first, after=after)
+
+    @strawberry.field(description="One environment by id (env_…); null when absent or not visible")
+    def environment(self, info: Info, id: strawberry.ID) -> Environment | None:
+        return visible_environments(current_user(info)).filter(public_id=id).first()
+
+    @strawberry.field(description="Recent log lines of a service's pods")
+    def environment_logs(self, info: Info, id: strawberry.ID, service: str, tail_lines: int = 100) -> list[LogLine]:
+        user = current_user(info)
+        try:
+            env = resolve_environment(user, id)
+        except NotFound:
+            raise bad_input("environment not found", field="id") from None
+        if not 1 <= tail_lines <= 5000:
+            raise bad_input("tailLines must be between 1 and 5000", field="tailLines")
+        if not env.services.filter(name=service).exists():
+            raise bad_input(f"environment has no service '{service}'", field="service")
+        actions.touch_activity(env)
+        try:
+            lines = kube.tail(
+                actions.cluster_config(env.cluster),
+                env.namespace,
+                service,
+                environment_id=env.public_id,
+                tail_lines=tail_lines,
+            )
+        except kube.KubeError as exc:
+            raise bad_input(f"logs are not available: {exc}", field="service") from None
+        return [LogLine(pod=line.pod, line=line.line) for line in lines]
 
 
 @strawberry.type
@@ -59,3 +230,101 @@ class Mutation:
         except DomainError as exc:
             return ClusterPayload(errors=[_error(exc)])
         return ClusterPayload(cluster=cluster)
+
+    @strawberry.mutation(description="Create an environment from blueprint YAML or a published version")
+    def create_environment(self, info: Info, input: CreateEnvironmentInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            team = resolve_team(user, input.team)
+            env = actions.create_environment(
+                actor=user,
+                team=team,
+                source=input.yaml,
+                blueprint_version=_version(user, input.blueprint_version),
+                name=input.name,
+                plan=input.plan,
+                ttl=input.ttl,
+                cluster=_cluster(input.cluster),
+            )
+            return env, _latest_operation(env)
+
+        return _payload(user, run)
+
+    @strawberry.mutation(description="Apply a new blueprint; only what changed is touched")
+    def update_environment(self, info: Info, input: UpdateEnvironmentInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            env = resolve_environment(user, input.id)
+            op = actions.update_environment(
+                actor=user,
+                env=env,
+                source=input.yaml,
+                plan=input.plan,
+                blueprint_version=_version(user, input.blueprint_version),
+            )
+            return env, op
+
+        return _payload(user, run)
+
+    @strawberry.mutation
+    def stop_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
+        return _lifecycle(info, input.id, actions.stop_environment)
+
+    @strawberry.mutation
+    def resume_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
+        return _lifecycle(info, input.id, actions.resume_environment)
+
+    @strawberry.mutation
+    def retry_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
+        return _lifecycle(info, input.id, actions.retry_environment)
+
+    @strawberry.mutation
+    def delete_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
+        return _lifecycle(info, input.id, actions.delete_environment)
+
+    @strawberry.mutation
+    def scale_service(self, info: Info, input: ScaleServiceInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            env = resolve_environment(user, input.id)
+            return env, actions.scale_service(actor=user, env=env, service=input.service, replicas=input.replicas)
+
+        return _payload(user, run)
+
+    @strawberry.mutation(description="Set the environment to expire `ttl` from now")
+    def extend_environment(self, info: Info, input: ExtendEnvironmentInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            env = actions.extend_ttl(actor=user, env=resolve_environment(user, input.id), ttl=input.ttl)
+            return env, None
+
+        return _payload(user, run)
+
+    @strawberry.mutation
+    def set_auto_shutdown(self, info: Info, input: SetAutoShutdownInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            env = actions.set_idle_policy(
+                actor=user,
+                env=resolve_environment(user, input.id),
+                enabled=input.enabled,
+                delay_minutes=input.delay_minutes,
+            )
+            return env, None
+
+        return _payload(user, run)
+
+
+def _lifecycle(info: Info, environment_id: str, action) -> EnvironmentPayload:
+    user = current_user(info)
+
+    def run():
+        env = resolve_environment(user, environment_id)
+        return env, action(actor=user, env=env)
+
+    return _payload(user, run)

@@ -5,16 +5,24 @@ from enum import Enum
 
 import strawberry
 import strawberry_django
+from strawberry.scalars import JSON
+from strawberry.types import Info
 
+from blueprints.graphql.types import Problem
 from environments import models
+from microstax.teams import permissions
+from microstax.teams.graphql.types import Team
 
 
 @strawberry.enum(description="Stable codes of environment-app errors")
 class EnvironmentErrorCode(Enum):
     INVALID = "INVALID"
+    INVALID_BLUEPRINT = "INVALID_BLUEPRINT"
     NOT_FOUND = "NOT_FOUND"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     CONFLICT = "CONFLICT"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    UNSUPPORTED = "UNSUPPORTED"
 
 
 @strawberry.type
@@ -22,6 +30,7 @@ class EnvironmentError:
     code: EnvironmentErrorCode
     field: str | None
     message: str
+    problems: list[Problem] = strawberry.field(default_factory=list)
 
 
 @strawberry_django.type(models.Cluster, description="A Kubernetes cluster environments run on (no credentials)")
@@ -42,3 +51,113 @@ class Cluster:
     @strawberry.field(description="True for the sandbox cluster emulated by kubesim")
     def simulated(self, root: models.Cluster) -> bool:
         return root.is_simulated
+
+
+@strawberry_django.type(models.OperationStep, description="One step of an operation: a span of the trace")
+class OperationStep:
+    position: int
+    name: str
+    outcome: str
+    started_at: datetime
+    finished_at: datetime | None
+    details: JSON
+
+    @strawberry.field
+    def duration_seconds(self, root: models.OperationStep) -> float | None:
+        if root.finished_at is None:
+            return None
+        return round((root.finished_at - root.started_at).total_seconds(), 3)
+
+
+@strawberry_django.type(models.Operation, description="A requested action and its progress")
+class Operation:
+    id: strawberry.ID = strawberry_django.field(field_name="public_id")
+    kind: str
+    state: str
+    error: str
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    trace_id: str
+
+    @strawberry.field
+    def requested_by(self, root: models.Operation) -> str | None:
+        return root.actor.username if root.actor_id else None
+
+    @strawberry.field
+    def duration_seconds(self, root: models.Operation) -> float | None:
+        value = root.duration_seconds
+        return None if value is None else round(value, 3)
+
+    @strawberry.field(description="The steps in order")
+    def steps(self, root: models.Operation) -> list[OperationStep]:
+        return list(root.steps.all())
+
+
+@strawberry_django.type(models.ServiceInstance, description="One service of an environment")
+class Service:
+    name: str
+    desired_replicas: int
+    ready_replicas: int
+    status: str
+    reason: str
+    endpoints: list[str]
+    updated_at: datetime
+
+    @strawberry.field(description="The environment running this service (itself, or a provider it inherits from)")
+    def provided_by(self, root: models.ServiceInstance) -> strawberry.ID:
+        return root.provided_by.public_id
+
+
+@strawberry_django.type(models.Environment)
+class Environment:
+    id: strawberry.ID = strawberry_django.field(field_name="public_id")
+    name: str
+    mode: str
+    state: str
+    state_reason: str
+    state_changed_at: datetime
+    namespace: str
+    spec_hash: str
+    plan_name: str
+    routing_key: str
+    expires_at: datetime | None
+    auto_shutdown_enabled: bool
+    auto_shutdown_delay_minutes: int
+    last_activity_at: datetime
+    created_at: datetime
+    deleted_at: datetime | None
+    team: Team
+    cluster: Cluster
+    spec: JSON = strawberry_django.field(description="The normalized blueprint this environment runs")
+
+    @strawberry.field
+    def created_by(self, root: models.Environment) -> str:
+        return root.created_by.username
+
+    @strawberry.field
+    def blueprint_version(self, root: models.Environment) -> strawberry.ID | None:
+        return root.blueprint_version.public_id if root.blueprint_version_id else None
+
+    @strawberry.field
+    def services(self, root: models.Environment) -> list[Service]:
+        return list(root.services.all())
+
+    @strawberry.field(description="Exposed services' URLs")
+    def endpoints(self, root: models.Environment) -> list[str]:
+        return [url for service in root.services.all() for url in service.endpoints]
+
+    @strawberry.field(description="Operations, newest first")
+    def operations(self, root: models.Environment, last: int = 20) -> list[Operation]:
+        return list(root.operations.all())[: max(1, min(last, 100))]
+
+    @classmethod
+    def get_queryset(cls, queryset, info: Info, **kwargs):
+        return queryset.filter(team__in=permissions.teams_for(info.context.request.user))
+
+
+@strawberry.type
+class LogLine:
+    pod: str
+    line: str

@@ -51,13 +51,17 @@ def test_unreachable_clusters_are_registered_as_unreachable(admin_user, sim):
         (None, "nope", "context"),
     ],
 )
-def test_bad_kubeconfigs_are_refused_with_the_field_and_nothing_written(gql, sim, admin_user, no_trace, kubeconfig,
-                                                                       context, field):
+def test_bad_kubeconfigs_are_refused_with_the_field_and_nothing_written(
+    gql, sim, admin_user, no_trace, kubeconfig, context, field
+):
     text = sim.kubeconfig() if kubeconfig is None else kubeconfig
     with no_trace():
-        data = gql("mutation($k: String!, $c: String) { registerCluster(input: {name: \"x\", kubeconfig: $k, "
-                   "context: $c}) { errors { code field } } }", {"k": text, "c": context},
-                   user=admin_user)["data"]["registerCluster"]
+        data = gql(
+            'mutation($k: String!, $c: String) { registerCluster(input: {name: "x", kubeconfig: $k, '
+            "context: $c}) { errors { code field } } }",
+            {"k": text, "c": context},
+            user=admin_user,
+        )["data"]["registerCluster"]
     assert data["errors"] == [{"code": "INVALID", "field": field}]
 
 
