@@ -35,6 +35,7 @@ from environments.choices import (
     StepOutcome,
 )
 from environments.models import Environment, Operation, OperationStep, ServiceInstance
+from environments.render import RenderContext, RenderError, render_environment
 from microstax import kube
 
 log = logging.getLogger(__name__)
@@ -167,16 +168,10 @@ class Provisioner:
     # -- converge: create, update, scale, resume, retry, stop ------------------------------------
 
     def render(self, *, stopped: bool):
-        from environments.render import RenderContext, render_environment
-
         spec = copy.deepcopy(self.env.spec)
         if stopped:
             for service in spec["services"]:
                 service["replicas"] = 0
-        values = self.env.generated_secrets()
-        for service in spec["services"]:
-            for secret in service.get("secrets") or []:
-                values.setdefault(f"{service['name']}/{secret['name']}", secret["value"])
         cluster = self.env.cluster
         context = RenderContext(
             environment_id=self.env.public_id,
@@ -186,7 +181,7 @@ class Provisioner:
             ingress_domain=cluster.ingress_domain,
             routing_provider=cluster.routing_provider,
             storage_class=cluster.storage_class,
-            secret_values=values,
+            secret_values=self.env.generated_secrets(),
         )
         return render_environment(spec, context)
 
@@ -196,8 +191,13 @@ class Provisioner:
             kube.ensure_namespace(self.cluster, self.env.namespace, labels)
             details["namespace"] = self.env.namespace
         with self.step("render") as details:
-            rendered = self.render(stopped=stopped)
+            try:
+                rendered = self.render(stopped=stopped)
+            except RenderError as exc:
+                raise OperationFailed(f"the blueprint cannot be rendered for this cluster: {exc}") from None
             details.update(objects=len(rendered.objects), waves=[w.name for w in rendered.waves])
+            if rendered.warnings:
+                details["warnings"] = rendered.warnings
         owners = _owners(rendered)
         for wave in rendered.waves:
             with self.step(f"apply {wave.name}") as details:

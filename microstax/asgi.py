@@ -11,17 +11,19 @@ django_asgi = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 from strawberry.channels import GraphQLWSConsumer  # noqa: E402
 
 from microstax.graphql.schema import schema  # noqa: E402
+from microstax.teams.channels import TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([re_path(r"^graphql$", GraphQLWSConsumer.as_asgi(schema=schema))]))
+        # Origin checks are strawberry's: same-origin browser pages and non-browser clients (no
+        # Origin header, e.g. the CLI with a token) are let in; other sites' pages are refused.
+        "websocket": AuthMiddlewareStack(
+            TokenAuthMiddleware(URLRouter([re_path(r"^graphql$", GraphQLWSConsumer.as_asgi(schema=schema))]))
         ),
     }
 )

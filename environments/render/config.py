@@ -24,7 +24,7 @@ def secret_key(service: str, secret: str) -> str:
 
 
 def secret_name(service: str) -> str:
-    return dns_name(service, "secrets", max_len=253)
+    return dns_name(service, "secrets")
 
 
 def claim_name(service: str, volume: str) -> str:

@@ -80,7 +80,7 @@ def mock_parts(ctx: RenderContext, spec: dict[str, Any], service: dict[str, Any]
     parts.config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(dns_name(name, "openapi", max_len=253), ctx, service_labels(ctx, spec, name)),
+        "metadata": metadata(dns_name(name, "openapi"), ctx, service_labels(ctx, spec, name)),
         "data": {SPEC_KEY: document},
     }
     parts.volumes.append({"name": SPEC_VOLUME, "configMap": {"name": parts.config_map["metadata"]["name"]}})

@@ -121,6 +121,7 @@ def _select(all_services: dict[str, dict[str, Any]], wanted: Iterable[str] | Non
 
 
 def _render_service(ctx: RenderContext, spec: dict[str, Any], service: dict[str, Any]) -> _ServiceObjects:
+    """All objects of one service; a replacing mock stands in for the image, its secrets, claims and seed."""
     out = _ServiceObjects()
     name = service["name"]
     mock = mocks.mock_parts(ctx, spec, service)

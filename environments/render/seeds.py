@@ -198,7 +198,7 @@ def seed(ctx: RenderContext, spec: dict[str, Any], service: dict[str, Any]) -> S
         config_map = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": metadata(dns_name(name, "seed", max_len=253), ctx, service_labels(ctx, spec, name)),
+            "metadata": metadata(dns_name(name, "seed"), ctx, service_labels(ctx, spec, name)),
             "data": {key: text},
         }
         volumes = [{"name": SEED_VOLUME, "configMap": {"name": config_map["metadata"]["name"]}}]

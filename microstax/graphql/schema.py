@@ -13,15 +13,18 @@ from blueprints.graphql.schema import Mutation as BlueprintMutation
 from blueprints.graphql.schema import Query as BlueprintQuery
 from environments.graphql.schema import Mutation as EnvironmentMutation
 from environments.graphql.schema import Query as EnvironmentQuery
+from environments.graphql.subscriptions import Subscription as EnvironmentSubscription
 from microstax.teams.graphql.schema import Mutation as TeamMutation
 from microstax.teams.graphql.schema import Query as TeamQuery
 
 Query = merge_types("Query", (TeamQuery, BlueprintQuery, EnvironmentQuery))
 Mutation = merge_types("Mutation", (TeamMutation, BlueprintMutation, EnvironmentMutation))
+Subscription = merge_types("Subscription", (EnvironmentSubscription,))
 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     config=StrawberryConfig(relay_max_results=settings.MICROSTAX_PAGE_SIZE_MAX),
     extensions=[
         DjangoOptimizerExtension,

@@ -1,0 +1,29 @@
+"""WebSocket authentication: ``Authorization: Bearer msx_…`` on the upgrade request, as over HTTP.
+Without one, the session (AuthMiddlewareStack) decides."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+
+from microstax.teams.actions import authenticate_token
+
+
+@database_sync_to_async
+def _token_user(secret: str):
+    token = authenticate_token(secret)
+    return (token.user, token.name) if token is not None else (None, None)
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        headers = dict(scope.get("headers") or [])
+        header = headers.get(b"authorization", b"").decode("latin-1")
+        if header[:7].lower() == "bearer ":
+            user, token_name = await _token_user(header[7:].strip())
+            if user is None:
+                # Refuse the socket outright: a bad token is never downgraded to anonymous.
+                await send({"type": "websocket.close", "code": 4401})
+                return None
+            scope = {**scope, "user": user, "token_name": token_name}
+        return await super().__call__(scope, receive, send)
