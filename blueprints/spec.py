@@ -81,6 +81,17 @@ def _dns_label(value: str) -> str:
     return value
 
 
+def _service_name(value: str) -> str:
+    """A service name becomes a Kubernetes Service name, which must also start with a letter (DNS-1035)."""
+    _dns_label(value)
+    if not value[0].isalpha():
+        raise _error(
+            "MSX-E012",
+            f"service name {value!r} must start with a letter: it becomes a Kubernetes Service name",
+        )
+    return value
+
+
 def _image_reference(value: str) -> str:
     if not IMAGE_REFERENCE.match(value):
         hint = " (repository names must be lowercase)" if value != value.lower() else ""
@@ -203,6 +214,7 @@ def _mount_path(value: str) -> str:
 Text = Annotated[str, BeforeValidator(_text)]
 Words = Annotated[list[Text], BeforeValidator(_words)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+ServiceName = Annotated[str, AfterValidator(_service_name)]
 PortNumber = Annotated[int, AfterValidator(_port_number)]
 Cpu = Annotated[str, BeforeValidator(_cpu)]
 Memory = Annotated[str, BeforeValidator(_memory)]
@@ -363,7 +375,7 @@ class MockSpec(SpecModel):
 class ServiceSpec(SpecModel):
     """One service of the stack."""
 
-    name: DnsLabel = Field(description="DNS-safe service name; also its host name inside the environment.")
+    name: ServiceName = Field(description="DNS-safe service name starting with a letter; also its host name.")
     image: Annotated[str, AfterValidator(_image_reference)] | None = Field(
         None, description="OCI image reference; required unless the service is an enabled replacing mock."
     )

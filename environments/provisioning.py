@@ -186,10 +186,12 @@ class Provisioner:
         return render_environment(spec, context)
 
     def converge(self, *, stopped: bool) -> None:
-        labels = kube.managed_labels(self.env.public_id, self.env.team.slug)
         with self.step("namespace") as details:
-            kube.ensure_namespace(self.cluster, self.env.namespace, labels)
-            details["namespace"] = self.env.namespace
+            # Read only: the foundation wave applies the Namespace itself (one write, not two).
+            live = kube.get_namespace(self.cluster, self.env.namespace)
+            details.update(namespace=self.env.namespace, existed=live is not None)
+            if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
+                raise OperationFailed(f"namespace {self.env.namespace} is still terminating; retry once it is gone")
         with self.step("render") as details:
             try:
                 rendered = self.render(stopped=stopped)

@@ -367,6 +367,29 @@ def delete_environment(*, actor, env: Environment) -> Operation:
     return _operate(env, actor, kind=OperationKind.DELETE, to=EnvironmentState.DELETING, action="environment.delete")
 
 
+def reconcile_environment(*, actor, env: Environment) -> Operation:
+    """Re-apply the desired state: repairs drift, and writes nothing when nothing drifted.
+
+    ``actor`` None is the system (the fleet sweep); the state does not change while it runs.
+    """
+    if actor is not None:
+        _require_use(actor, env)
+    if env.state not in (EnvironmentState.READY, EnvironmentState.DEGRADED):
+        raise Conflict(f"only ready or degraded environments are reconciled; this one is {env.state}", field="state")
+    with transaction.atomic():
+        operation = _new_operation(env, OperationKind.RECONCILE, actor)
+        record(
+            action="environment.reconcile",
+            actor=actor,
+            team=env.team,
+            target_type="environment",
+            target_id=env.public_id,
+            after={"spec_hash": env.spec_hash},
+        )
+        _enqueue(operation)
+    return operation
+
+
 def extend_ttl(*, actor, env: Environment, ttl: str) -> Environment:
     """Set the expiry to ``ttl`` from now."""
     _require_use(actor, env)

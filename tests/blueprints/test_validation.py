@@ -545,3 +545,12 @@ def test_the_code_table_in_the_docstring_matches_the_codes():
 def test_parser_problems_carry_the_path_of_the_offending_key():
     text = "name: x\nservices:\n  - name: api\n    image: a:1\n    env: {A: '1', A: '2'}\n"
     assert at(one(validate_blueprint(text), "MSX-E009")) == ("services[0].env.A", 5, 19)
+
+
+def test_service_names_must_start_with_a_letter():
+    from blueprints.validation import validate_blueprint
+
+    result = validate_blueprint("name: x\nservices:\n  - name: 1api\n    image: nginx:1.27\n")
+    assert not result.valid
+    [problem] = [p for p in result.problems if p.code == "MSX-E012"]
+    assert "must start with a letter" in problem.message and problem.line == 3

@@ -12,7 +12,7 @@ from microstax.teams import actions as team_actions
 from tests.environments.test_lifecycle import STACK
 
 EVENTS = "subscription($id: ID!) { environmentEvents(id: $id) { kind state step outcome } }"
-LOGS = "subscription($id: ID!) { environmentLogs(id: $id, service: \"api\", tailLines: 5, follow: false) { pod line } }"
+LOGS = 'subscription($id: ID!) { environmentLogs(id: $id, service: "api", tailLines: 5, follow: false) { pod line } }'
 
 
 def _communicator(token: str) -> GraphQLWebsocketCommunicator:
@@ -97,7 +97,8 @@ def test_a_bad_token_closes_the_socket(db):
 def test_pages_of_other_sites_cannot_open_a_socket(db):
     async def scenario():
         ws = GraphQLWebsocketCommunicator(
-            application=application, path="/graphql",
+            application=application,
+            path="/graphql",
             headers=[(b"host", b"localhost:8000"), (b"origin", b"https://evil.example")],
         )
         connected, _ = await ws.connect()
