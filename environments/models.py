@@ -251,6 +251,7 @@ class TeamPolicy(models.Model):
     max_cpu_millicores = models.PositiveIntegerField(default=16000, help_text="Sum of CPU requests, millicores")
     max_memory_mib = models.PositiveIntegerField(default=32768, help_text="Sum of memory requests, MiB")
     default_ttl_hours = models.PositiveIntegerField(null=True, blank=True, help_text="TTL when none is given")
+    max_pods_per_environment = models.PositiveIntegerField(default=100, help_text="ResourceQuota pods per namespace")
 
     def __str__(self) -> str:
         return f"policy of {self.team}"
@@ -258,3 +259,11 @@ class TeamPolicy(models.Model):
     @classmethod
     def for_team(cls, team) -> TeamPolicy:
         return cls.objects.filter(team=team).first() or cls(team=team)
+
+    def namespace_quota(self) -> dict:
+        """What one environment's namespace may use at most: the ResourceQuota the renderer writes."""
+        return {
+            "requests_cpu": f"{self.max_cpu_millicores}m",
+            "requests_memory": f"{self.max_memory_mib}Mi",
+            "pods": self.max_pods_per_environment,
+        }

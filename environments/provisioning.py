@@ -34,8 +34,8 @@ from environments.choices import (
     ServiceStatus,
     StepOutcome,
 )
-from environments.models import Environment, Operation, OperationStep, ServiceInstance
-from environments.render import RenderContext, RenderError, render_environment
+from environments.models import Environment, Operation, OperationStep, ServiceInstance, TeamPolicy
+from environments.render import QuotaPolicy, RenderContext, RenderError, render_environment
 from microstax import kube
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,7 @@ class Provisioner:
             routing_provider=cluster.routing_provider,
             storage_class=cluster.storage_class,
             secret_values=self.env.generated_secrets(),
+            quota=QuotaPolicy(**TeamPolicy.for_team(self.env.team).namespace_quota()),
         )
         return render_environment(spec, context)
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import resources as R
 from .errors import ApiError, bad_request, not_found, precondition_failed
-from .resources import RESOURCE_TYPES, ResourceType
+from .resources import ResourceType
 from .selectors import parse_field_selector, parse_label_selector
 from .util import Obj, clone, now_rfc3339, parse_bool
 
 if TYPE_CHECKING:
-    from .api import Call, Response
+    from .calls import Call, Response
     from .config import SimConfig
     from .store import Store
 
@@ -131,7 +131,8 @@ class DeletionMixin:
         dry = bool(opts.get("dryRun"))
         if md.get("deletionTimestamp"):
             return 200, current, warnings
-        new = clone(current)
+        # Only metadata (and a namespace's status) change: share the rest with the stored object.
+        new = dict(current, metadata=dict(current["metadata"]))
         nmd = new["metadata"]
         now = now_rfc3339()
         if rt.kind == "Namespace":
@@ -189,14 +190,12 @@ class DeletionMixin:
     def dependents(self, owner: Obj) -> list[tuple[ResourceType, Obj]]:
         uid = owner["metadata"].get("uid")
         ns = owner["metadata"].get("namespace")
-        out = []
-        for rt in RESOURCE_TYPES:
-            if ns is not None and not rt.namespaced:
-                continue
-            for obj in self.store.list(rt, ns if rt.namespaced and ns else None):
-                if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or []):
-                    out.append((rt, obj))
-        return out
+        if not uid:
+            return []
+        found = self.store.dependents_of(uid)
+        if ns is None:
+            return found
+        return [(rt, o) for rt, o in found if rt.namespaced and (not ns or o["metadata"].get("namespace") == ns)]
 
     def orphan_dependents(self, owner: Obj) -> None:
         uid = owner["metadata"].get("uid")

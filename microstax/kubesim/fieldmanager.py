@@ -88,6 +88,29 @@ def to_fieldsv1(paths: set[Path]) -> dict[str, Any]:
     return root
 
 
+# Parsed FieldsV1 trees by identity. Stored objects are immutable and an unchanged entry's tree is
+# carried over as the same dict, so every write after the first re-reads trees it parsed before.
+# The value keeps a reference to the tree, so its id cannot be reused while cached.
+_PARSED: dict[int, tuple[Any, frozenset[Path]]] = {}
+_PARSED_MAX = 8192
+
+
+def _remember(tree: Any, fields: frozenset[Path]) -> None:
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[id(tree)] = (tree, fields)
+
+
+def parse_fields(tree: Any) -> frozenset[Path]:
+    """``from_fieldsv1`` memoised by the identity of the tree."""
+    hit = _PARSED.get(id(tree))
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    fields = frozenset(from_fieldsv1(tree))
+    _remember(tree, fields)
+    return fields
+
+
 def from_fieldsv1(tree: Any, prefix: Path = ()) -> set[Path]:
     out: set[Path] = set()
     if not isinstance(tree, dict):
@@ -112,19 +135,27 @@ class Entry:
     time: str
     fields: set[Path] = field(default_factory=set)
     subresource: str = ""
+    # The FieldsV1 tree this entry was read from and its fields, reused when the set is unchanged.
+    source: Any = field(default=None, repr=False, compare=False)
+    source_fields: frozenset[Path] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.manager, self.operation, self.subresource)
 
     def to_json(self) -> dict[str, Any]:
+        if self.source is not None and self.fields == self.source_fields:
+            tree = self.source
+        else:
+            tree = to_fieldsv1(self.fields)
+            _remember(tree, frozenset(self.fields))
         out: dict[str, Any] = {
             "manager": self.manager,
             "operation": self.operation,
             "apiVersion": self.api_version,
             "time": self.time,
             "fieldsType": "FieldsV1",
-            "fieldsV1": to_fieldsv1(self.fields),
+            "fieldsV1": tree,
         }
         if self.subresource:
             out["subresource"] = self.subresource
@@ -136,14 +167,18 @@ def read_entries(obj: Obj) -> list[Entry]:
     for e in (obj.get("metadata") or {}).get("managedFields") or []:
         if not isinstance(e, dict):
             continue
+        tree = e.get("fieldsV1") or {}
+        fields = parse_fields(tree)
         out.append(
             Entry(
                 manager=e.get("manager", ""),
                 operation=e.get("operation", "Update"),
                 api_version=e.get("apiVersion", ""),
                 time=e.get("time", ""),
-                fields=from_fieldsv1(e.get("fieldsV1") or {}),
+                fields=set(fields),
                 subresource=e.get("subresource", ""),
+                source=tree,
+                source_fields=fields,
             )
         )
     return out

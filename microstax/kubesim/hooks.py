@@ -221,7 +221,7 @@ def on_update(rt: ResourceType, old: Obj, new: Obj) -> None:
             (view.get("resources") or {}).pop("requests", None)
             return view
 
-        if mutable_view(nspec) != mutable_view(ospec):
+        if nspec is not ospec and mutable_view(nspec) != mutable_view(ospec):
             raise invalid(
                 kind,
                 "",
@@ -260,7 +260,7 @@ def on_update(rt: ResourceType, old: Obj, new: Obj) -> None:
                 view.pop(key, None)
             return view
 
-        if pod_view(nspec) != pod_view(ospec):
+        if nspec is not ospec and pod_view(nspec) != pod_view(ospec):
             raise invalid(
                 kind,
                 "",

@@ -43,6 +43,11 @@ def _definitions(version: str) -> dict[str, Any]:
         return kv_utils.schema_contents(f"kubernetes-json-schema/v{version}.0-local-strict/_definitions.json", version)
 
 
+def definitions(version: str) -> dict[str, Any]:
+    """Every definition of a schema version by name (``io.k8s.api.apps.v1.Deployment``, ...)."""
+    return _definitions(version).get("$defs", {})
+
+
 def _kind_file(api_version: str, kind: str) -> str:
     api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     return f"{kind.lower()}-{api}.json"
@@ -183,6 +188,11 @@ def _gvk_roots(version: str) -> dict[tuple[str, str], str]:
             api = f"{gvk['group']}/{gvk['version']}" if gvk.get("group") else gvk["version"]
             out.setdefault((api, gvk["kind"]), name)
     return out
+
+
+def gvk_roots(version: str) -> dict[tuple[str, str], str]:
+    """(apiVersion, kind) → definition name, from ``x-kubernetes-group-version-kind``."""
+    return _gvk_roots(version)
 
 
 @functools.cache

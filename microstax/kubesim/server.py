@@ -11,18 +11,18 @@ import json
 import socket
 import threading
 import time
-import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import discovery, logs, openapi
-from .api import Call
+from . import discovery, logs, openapi, openapi_v2
+from .calls import Call
 from .errors import ApiError, method_not_allowed, unauthorized
 from .recorder import RecordedRequest
 from .resources import ResourceType, by_gvr
 from .tables import to_table, wants_table
+from .util import new_uid
 from .watch import WatchRequest
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ _NOT_FOUND_BODY = {
     "details": {},
     "code": 404,
 }
+
+
+OPENAPI_V2 = "openapi/v2"  # marker: the Swagger document, rendered per Accept header
 
 
 class Route:
@@ -60,6 +63,9 @@ def route(path: str, sim: KubeSim, host: str) -> Route:
         return r
     if parts in (["healthz"], ["livez"], ["readyz"]):
         r.doc = "ok"
+        return r
+    if parts == ["openapi", "v2"]:
+        r.doc = OPENAPI_V2
         return r
     if parts[:2] == ["openapi", "v3"]:
         r.doc = openapi.root() if len(parts) == 2 else openapi.group_version(sim.config, "/".join(parts[2:]))
@@ -145,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
             f"Content-Type: {ctype}",
             f"Content-Length: {len(body)}",
             "Cache-Control: no-cache, private",
-            f"Audit-Id: {uuid.uuid4()}",
+            f"Audit-Id: {new_uid()}",
         ]
         for k, v in (headers or {}).items():
             head.append(f"{k}: {v}")
@@ -166,7 +172,7 @@ class Handler(BaseHTTPRequestHandler):
             f"Content-Type: {ctype}",
             "Transfer-Encoding: chunked",
             "Cache-Control: no-cache, private",
-            f"Audit-Id: {uuid.uuid4()}",
+            f"Audit-Id: {new_uid()}",
         ]
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode())
 
@@ -221,6 +227,8 @@ class Handler(BaseHTTPRequestHandler):
             if r.doc is not None or (r.rt is None and split.path.startswith("/openapi/v3/")):
                 if r.doc is None:
                     self._send_json(404, _NOT_FOUND_BODY)
+                elif r.doc is OPENAPI_V2:
+                    self._send(200, *openapi_v2.render(sim.config, self.headers.get("Accept", "")))
                 elif r.doc == "ok":
                     self._send(200, b"ok", "text/plain; charset=utf-8")
                 else:

@@ -44,6 +44,14 @@ class Expired(Exception):
 
 
 Listener = Callable[[WatchEvent], None]
+_ORDER = {rt.key: i for i, rt in enumerate(RESOURCE_TYPES)}
+
+
+def _owner_uids(obj: Obj | None) -> frozenset[str]:
+    if obj is None:
+        return frozenset()
+    refs = obj["metadata"].get("ownerReferences") or ()
+    return frozenset(r["uid"] for r in refs if isinstance(r, dict) and r.get("uid"))
 
 
 class Store:
@@ -58,6 +66,9 @@ class Store:
         # Events with rv > _compacted_rv are all in the log (nothing after it was dropped).
         self._compacted_rv = initial_rv
         self._listeners: list[Listener] = []
+        # owner uid → (resource key, namespace, name) of objects whose ownerReferences name it, so
+        # the garbage collector and propagation find dependents without scanning every object.
+        self._owned: dict[str, set[tuple[str, str, str]]] = {}
         self.closed = False
         self.generation = 0  # bumps on reset so long-lived readers can tell
 
@@ -86,6 +97,31 @@ class Store:
                 snapshot += [(rt, items[k]) for k in keys]
         yield from snapshot
 
+    def dependents_of(self, uid: str) -> list[tuple[ResourceType, Obj]]:
+        """Objects with an ownerReference to ``uid``, in list order (resource type, namespace, name)."""
+        with self.lock:
+            found = sorted(self._owned.get(uid, ()), key=lambda k: (_ORDER[k[0]], k[1], k[2]))
+            out = []
+            for key, ns, name in found:
+                obj = self._objects[key].get((ns, name))
+                if obj is not None:
+                    out.append((by_key(key), obj))
+            return out
+
+    def _index(self, rt: ResourceType, key: tuple[str, str], old: Obj | None, new: Obj | None) -> None:
+        before, after = _owner_uids(old), _owner_uids(new)
+        if before == after:
+            return
+        entry = (rt.key, *key)
+        for uid in before - after:
+            owned = self._owned.get(uid)
+            if owned is not None:
+                owned.discard(entry)
+                if not owned:
+                    del self._owned[uid]
+        for uid in after - before:
+            self._owned.setdefault(uid, set()).add(entry)
+
     def find_uid(self, uid: str) -> tuple[ResourceType, Obj] | None:
         with self.lock:
             for rt in RESOURCE_TYPES:
@@ -105,6 +141,7 @@ class Store:
             self.rv += 1
             md["resourceVersion"] = str(self.rv)
             self._objects[rt.key][key] = obj
+            self._index(rt, key, old, obj)
             self._emit(WatchEvent(self.rv, "MODIFIED" if old is not None else "ADDED", rt, obj, old))
             return obj
 
@@ -115,6 +152,7 @@ class Store:
             old = self._objects[rt.key].pop(key, None)
             if old is None:
                 return None
+            self._index(rt, key, old, None)
             self.rv += 1
             final = dict(old)
             final["metadata"] = dict(old["metadata"], resourceVersion=str(self.rv))
@@ -176,6 +214,7 @@ class Store:
         with self.lock:
             for items in self._objects.values():
                 items.clear()
+            self._owned.clear()
             self._log.clear()
             self._compacted_rv = self.rv
             self.generation += 1
@@ -204,7 +243,9 @@ class Store:
                 rt = by_key(key)
                 for obj in objs:
                     md = obj["metadata"]
-                    self._objects[rt.key][(md.get("namespace", "") if rt.namespaced else "", md["name"])] = obj
+                    key = (md.get("namespace", "") if rt.namespaced else "", md["name"])
+                    self._index(rt, key, self._objects[rt.key].get(key), obj)
+                    self._objects[rt.key][key] = obj
             self.rv = max(self.rv, int(data.get("resourceVersion", self.rv)))
             self._log.clear()
             self._compacted_rv = self.rv

@@ -16,9 +16,19 @@ _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 Obj = dict[str, Any]
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339(ts: float | None = None) -> str:
     """RFC 3339 with seconds precision and ``Z``, as metadata timestamps are serialised."""
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _last_stamp
+    second = int(time.time() if ts is None else ts)
+    cached = _last_stamp  # one tuple read: safe without a lock
+    if cached[0] == second:
+        return cached[1]
+    text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_stamp = (second, text)
+    return text
 
 
 def now_rfc3339_micro(ts: float | None = None) -> str:

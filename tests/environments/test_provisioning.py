@@ -100,3 +100,14 @@ def test_a_worker_killed_mid_provision_is_taken_over(
     assert sorted(d["metadata"]["name"] for d in sim.list("deployments", env.namespace)) == ["api", "db"]
     assert env.services.count() == 2
     assert len([n for n in sim.list("namespaces") if n["metadata"]["name"].startswith("env-shop-")]) == 1
+
+
+def test_the_namespace_quota_comes_from_the_team_policy_and_refusals_are_reported(provision, team, sim):
+    from environments.models import TeamPolicy
+
+    TeamPolicy.objects.create(team=team, max_pods_per_environment=1)
+    env = provision()
+    quota = sim.list("resourcequotas", env.namespace)[0]
+    assert quota["spec"]["hard"]["pods"] == "1"
+    assert env.state in ("failed", "degraded")
+    assert "Quota" in env.state_reason or "FailedCreate" in env.state_reason, env.state_reason

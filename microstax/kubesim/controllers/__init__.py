@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Controller, ControllerManager
+from .deployments import DeploymentController
 from .gc import GarbageCollector
+from .jobs import JobController
 from .kubelet import Kubelet
 from .namespaces import NamespaceController
 from .network import NetworkController
 from .quotas import QuotaController
+from .replicasets import ReplicaSetController
 from .storage import VolumeController
-from .workloads import DeploymentController, JobController, ReplicaSetController
 
 if TYPE_CHECKING:
     from ..sim import KubeSim

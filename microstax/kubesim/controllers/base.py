@@ -63,8 +63,9 @@ class Controller:
         """Write ``status`` through the status subresource when it changed."""
         if obj.get("status") == status:
             return obj
-        new = clone(obj)
-        new["status"] = status
+        # A shallow copy is enough: the write path replaces metadata keys and status, and never
+        # mutates the spec it shares with the stored (immutable) object.
+        new = dict(obj, metadata=dict(obj["metadata"]), status=status)
         return self.api.ctl_update(rt, new, self.component, "status" if rt.status_subresource else "")
 
 

@@ -44,8 +44,10 @@ class GarbageCollector(Controller):
 
     def _collect(self, ns: str, uid: str) -> None:
         """The owner ``uid`` is gone: delete dependents that have no other live owner."""
-        items = self.store.in_namespace(ns) if ns else ((rt, o) for rt in R.RESOURCE_TYPES for o in self.store.list(rt))
-        for rt, obj in list(items):
+        items = self.store.dependents_of(uid)
+        if ns:
+            items = [(rt, o) for rt, o in items if rt.namespaced and o["metadata"].get("namespace") == ns]
+        for rt, obj in items:
             refs = obj["metadata"].get("ownerReferences") or []
             if not any(r.get("uid") == uid for r in refs):
                 continue

@@ -1,8 +1,8 @@
 """Scheduler + kubelet for the single simulated node.
 
-Scheduling checks the pod's PersistentVolumeClaims (missing → Unschedulable; unbound
-WaitForFirstConsumer → selects the node so the binder provisions it). The kubelet then runs each
-container through the states a real node reports, choosing failures by image name:
+Scheduling (``scheduling.py``) checks the pod's PersistentVolumeClaims. The kubelet then runs each
+container through the states a real node reports (``containers.py``; status in ``podstatus.py``),
+choosing failures by image name:
 
 * ``does-not-exist`` anywhere in the image → ``ErrImagePull``, then ``ImagePullBackOff`` (toggling
   with back-off, with ``Pulling``/``Failed``/``BackOff`` events); the pod stays ``Pending``.
@@ -18,75 +18,28 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import resources as R
 from ..runtime import ContainerRun
 from ..store import WatchEvent
-from ..util import Obj, clone, now_rfc3339
-from .base import Controller, Key, condition
-
-CRASH_RUNTIME = 1.0  # cluster seconds a crashlooping container survives
-MAX_CRASH_BACKOFF = 300.0
-
-
-def pull_fails(image: str) -> bool:
-    return "does-not-exist" in image
-
-
-def crashes(image: str) -> bool:
-    return "crashloop" in image
-
-
-def job_fails(image: str) -> bool:
-    return "fail" in image.rsplit("/", 1)[-1]
+from ..util import Obj, now_rfc3339
+from .base import Key
+from .containers import (
+    CRASH_RUNTIME,
+    MAX_CRASH_BACKOFF,
+    ContainerSim,
+    PodSim,
+    crashes,
+    job_fails,
+    pull_fails,
+    qualified_image,
+)
+from .podstatus import PodStatusMixin
+from .scheduling import SchedulingMixin
 
 
-def _qualified_image(image: str) -> str:
-    """``nginx:1.27`` → ``docker.io/library/nginx:1.27``, as containerd reports image names."""
-    name = image.split("@")[0]
-    first = name.split("/")[0]
-    if "/" not in name:
-        name = f"docker.io/library/{name}"
-    elif "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name}"
-    if ":" not in name.rsplit("/", 1)[-1]:
-        name += ":latest"
-    return name
-
-
-def _digest(image: str) -> str:
-    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
-
-
-@dataclass
-class ContainerSim:
-    name: str
-    image: str
-    state: str = "creating"  # creating | config | pull | running | backoff | done
-    reason: str = "ContainerCreating"
-    message: str = ""
-    next_at: float = 0.0
-    started: float = 0.0
-    ready_at: float = 0.0
-    restarts: int = 0
-    backoff: float = 0.0
-    exit_code: int | None = None
-    finished: float = 0.0
-    last_terminated: dict[str, Any] | None = None
-    container_id: str = ""
-
-
-@dataclass
-class PodSim:
-    uid: str
-    scheduled: float
-    containers: dict[str, ContainerSim] = field(default_factory=dict)
-    terminating_since: float | None = None
-
-
-class Kubelet(Controller):
+class Kubelet(SchedulingMixin, PodStatusMixin):
     name = "kubelet"
     component = "kubelet"
 
@@ -129,99 +82,6 @@ class Kubelet(Controller):
             self._schedule(key, pod)
             return
         self._sync(key, pod)
-
-    # -- scheduling ----------------------------------------------------------------------------
-
-    def _claims(self, pod: Obj) -> list[str]:
-        return [
-            v["persistentVolumeClaim"]["claimName"]
-            for v in (pod.get("spec") or {}).get("volumes") or []
-            if isinstance(v.get("persistentVolumeClaim"), dict)
-        ]
-
-    def _unschedulable(self, pod: Obj, message: str) -> None:
-        status = clone(pod.get("status") or {})
-        status["phase"] = "Pending"
-        status["conditions"] = [condition("PodScheduled", "False", "Unschedulable", message, probe=True)]
-        old = (pod.get("status") or {}).get("conditions") or []
-        if old and old[0].get("message") == message:
-            return
-        self.update_status(R.POD, pod, status)
-        self.event(R.POD, pod, "Warning", "FailedScheduling", message, "default-scheduler")
-
-    def _schedule(self, key: Key, pod: Obj) -> None:
-        ns = key[0]
-        node = self.sim.config.node_name
-        for claim in self._claims(pod):
-            pvc = self.store.get(R.PVC, ns, claim)
-            if pvc is None:
-                self._unschedulable(
-                    pod,
-                    f'0/1 nodes are available: persistentvolumeclaim "{claim}" not found. preemption: 0/1 nodes '
-                    "are available: 1 Preemption is not helpful for scheduling.",
-                )
-                return
-            if pvc["metadata"].get("deletionTimestamp"):
-                self._unschedulable(pod, f'0/1 nodes are available: persistentvolumeclaim "{claim}" is being deleted.')
-                return
-            if (pvc.get("status") or {}).get("phase") != "Bound":
-                sc = self.store.get(R.STORAGECLASS, "", (pvc.get("spec") or {}).get("storageClassName") or "")
-                if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
-                    annotations = pvc["metadata"].get("annotations") or {}
-                    if annotations.get("volume.kubernetes.io/selected-node") != node:
-                        new = clone(pvc)
-                        new["metadata"].setdefault("annotations", {})["volume.kubernetes.io/selected-node"] = node
-                        self.api.ctl_update(R.PVC, new, "kube-scheduler")
-                    return
-                self._unschedulable(
-                    pod,
-                    "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 "
-                    "nodes are available: 1 Preemption is not helpful for scheduling.",
-                )
-                return
-        spec_update = clone(pod)
-        spec_update["spec"]["nodeName"] = node
-        pod = self.api.ctl_update(R.POD, spec_update, "kube-scheduler") or pod
-        now = time.time()
-        sim = PodSim(pod["metadata"]["uid"], now)
-        start_at = now + self.delays.wall(self.delays.pod_start)
-        for c in pod["spec"].get("containers") or []:
-            sim.containers[c["name"]] = ContainerSim(c["name"], c.get("image", ""), next_at=start_at)
-        self._pods[key] = sim
-        ip = f"10.42.0.{next(self._ips) % 250 + 2}"
-        status = clone(pod.get("status") or {})
-        status.update(
-            phase="Pending",
-            hostIP=self.sim.config.node_ip,
-            hostIPs=[{"ip": self.sim.config.node_ip}],
-            podIP=ip,
-            podIPs=[{"ip": ip}],
-            startTime=now_rfc3339(now),
-        )
-        status["conditions"] = [
-            condition("PodReadyToStartContainers", "False", probe=True),
-            condition("Initialized", "True", probe=True),
-            condition("Ready", "False", "ContainersNotReady", self._not_ready_message(pod, []), probe=True),
-            condition("ContainersReady", "False", "ContainersNotReady", self._not_ready_message(pod, []), probe=True),
-            condition("PodScheduled", "True", probe=True),
-        ]
-        status["containerStatuses"] = [
-            self._container_status(pod, sim.containers[c["name"]], now) for c in pod["spec"].get("containers") or []
-        ]
-        self.event(
-            R.POD,
-            pod,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {key[0]}/{key[1]} to {self.sim.config.node_name}",
-            "default-scheduler",
-        )
-        if self.delays.pod_start <= 0:
-            # Containers start right away: report the scheduled state and the started one in one write.
-            self._sync(key, dict(pod, status=status), base=pod)
-            return
-        self.update_status(R.POD, pod, status)
-        self.enqueue(key, self.delays.wall(self.delays.pod_start))
 
     # -- running -------------------------------------------------------------------------------
 
@@ -294,7 +154,7 @@ class Kubelet(Controller):
                     continue
                 if pull_fails(cs.image):
                     self.event(R.POD, pod, "Normal", "Pulling", f'Pulling image "{cs.image}"')
-                    full = _qualified_image(cs.image)
+                    full = qualified_image(cs.image)
                     cs.state, cs.reason = "pull", "ErrImagePull"
                     cs.message = (
                         f'failed to pull and unpack image "{full}": failed to resolve reference "{full}": '
@@ -387,90 +247,6 @@ class Kubelet(Controller):
         else:
             cs.state, cs.exit_code, cs.finished, cs.next_at = "done", code, now, 0.0
             cs.last_terminated = terminated
-
-    # -- status --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _not_ready_message(pod: Obj, ready: list[str]) -> str:
-        names = [c["name"] for c in pod["spec"].get("containers") or [] if c["name"] not in ready]
-        return f"containers with unready status: [{' '.join(names)}]"
-
-    def _container_status(self, pod: Obj, cs: ContainerSim, now: float) -> dict[str, Any]:
-        full = _qualified_image(cs.image)
-        out: dict[str, Any] = {
-            "name": cs.name,
-            "image": full,
-            "imageID": "",
-            "ready": False,
-            "restartCount": cs.restarts,
-            "started": False,
-        }
-        if cs.state in ("creating", "config", "pull"):
-            waiting: dict[str, Any] = {"reason": cs.reason}
-            if cs.message and cs.state != "creating":
-                waiting["message"] = cs.message
-            out["state"] = {"waiting": waiting}
-        elif cs.state == "backoff":
-            out["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": cs.message}}
-        elif cs.state == "running":
-            out["state"] = {"running": {"startedAt": now_rfc3339(cs.started)}}
-            out["ready"] = now >= cs.ready_at and not crashes(cs.image)
-            out["started"] = True
-        else:
-            out["state"] = {"terminated": cs.last_terminated}
-        if cs.container_id:
-            out["containerID"] = cs.container_id
-            out["imageID"] = f"{full.rsplit(':', 1)[0]}@{_digest(full)}"
-        out["lastState"] = {"terminated": cs.last_terminated} if cs.last_terminated and cs.state != "done" else {}
-        return out
-
-    def _write_status(
-        self, key: Key, pod: Obj, sim: PodSim, now: float, run_to_completion: bool, base: Obj | None = None
-    ) -> None:
-        statuses = [
-            self._container_status(pod, sim.containers[c["name"]], now)
-            for c in pod["spec"].get("containers") or []
-            if c["name"] in sim.containers
-        ]
-        states = [c.state for c in sim.containers.values()]
-        if all(s == "done" for s in states):
-            phase = "Succeeded" if all(c.exit_code == 0 for c in sim.containers.values()) else "Failed"
-        elif any(s in ("running", "backoff") for s in states) or (
-            any(s == "done" for s in states) and run_to_completion
-        ):
-            phase = "Running"
-        elif any(c.restarts for c in sim.containers.values()):
-            phase = "Running"
-        else:
-            phase = "Pending"
-        ready = [s["name"] for s in statuses if s["ready"]]
-        all_ready = len(ready) == len(statuses) and phase == "Running"
-        old = pod.get("status") or {}
-        status = clone(old)
-        status["phase"] = phase
-        status["containerStatuses"] = statuses
-        started = any(s in ("running", "backoff", "done") for s in states) or phase != "Pending"
-        conds = {c["type"]: c for c in old.get("conditions") or []}
-
-        def cond(ctype: str, ok: bool, reason: str = "", message: str = "") -> dict[str, Any]:
-            prev = conds.get(ctype)
-            value = "True" if ok else "False"
-            if prev and prev.get("status") == value and prev.get("reason", "") == reason:
-                return prev
-            return condition(ctype, value, reason, message, probe=True)
-
-        reason = "" if all_ready else ("PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady")
-        msg = "" if all_ready or reason == "PodCompleted" else self._not_ready_message(pod, ready)
-        status["conditions"] = [
-            cond("PodReadyToStartContainers", started and phase not in ("Succeeded", "Failed")),
-            cond("Initialized", True, "PodCompleted" if phase in ("Succeeded", "Failed") else ""),
-            cond("Ready", all_ready, reason, msg),
-            cond("ContainersReady", all_ready, reason, msg),
-            cond("PodScheduled", True),
-        ]
-        if phase in ("Succeeded", "Failed"):
-            status["conditions"][0] = cond("PodReadyToStartContainers", False)
-        self.update_status(R.POD, base or pod, status)
 
     # -- termination ---------------------------------------------------------------------------
 

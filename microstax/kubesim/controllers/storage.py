@@ -15,7 +15,7 @@ from .. import resources as R
 from ..store import WatchEvent
 from ..util import Obj, clone
 from .base import Controller, Key
-from .workloads import pod_active
+from .ownership import pod_active
 
 PROVISIONER = "rancher.io/local-path"
 _PV_PREFIX = "#pv:"
