@@ -80,12 +80,22 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: (processes.stop(), sys.exit(0)))
     try:
         # The sandbox cluster: kubesim on loopback, its state kept across restarts.
-        kubesim = processes.start("kubesim", "--port", KUBESIM_PORT, "--state", str(var / "kubesim-state.json"),
-                                  "--kubeconfig-out", str(kubeconfig))
+        kubesim = processes.start(
+            "kubesim",
+            "--port",
+            KUBESIM_PORT,
+            "--state",
+            str(var / "kubesim-state.json"),
+            "--kubeconfig-out",
+            str(kubeconfig),
+        )
         if not _wait_for(kubeconfig, kubesim, 30):
             print(f"kubesim did not start; is port {KUBESIM_PORT} free? (set MICROSTAX_KUBESIM_PORT)", file=sys.stderr)
             return 1
-        subprocess.run(_manage("bootstrap_demo", "--url", url, "--sandbox-kubeconfig", str(kubeconfig)), check=True)
+        subprocess.run(
+            _manage("bootstrap_demo", "--url", url, "--sandbox-kubeconfig", str(kubeconfig), "--demo-environment"),
+            check=True,
+        )
         processes.start("runserver", f"{HOST}:{PORT}", "--noreload")
         processes.start("qcluster")
         print(f"MicroStax running at {url}/ — press Ctrl-C to stop.", flush=True)

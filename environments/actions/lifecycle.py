@@ -113,13 +113,18 @@ def _expires_at(ttl: str | None, spec: dict, team) -> timezone.datetime | None:
 
 
 def _generate_secrets(spec: dict, existing: dict[str, str]) -> dict[str, str]:
-    """Values for ``auto-generated`` secrets: made once, kept across updates."""
+    """Values for ``auto-generated`` secrets: made once, kept across updates.
+
+    Secrets of the same name share one value across the environment's services, so a database's
+    generated password can be handed to the services that connect to it.
+    """
     values = dict(existing)
+    by_name = {key.split("/", 1)[1]: value for key, value in existing.items()}
     for service in spec["services"]:
         for secret in service.get("secrets") or []:
             key = f"{service['name']}/{secret['name']}"
             if secret["value"] == AUTO_GENERATED and key not in values:
-                values[key] = secrets_module.token_urlsafe(24)
+                values[key] = by_name.setdefault(secret["name"], secrets_module.token_urlsafe(24))
     return values
 
 

@@ -111,3 +111,18 @@ def test_the_namespace_quota_comes_from_the_team_policy_and_refusals_are_reporte
     assert quota["spec"]["hard"]["pods"] == "1"
     assert env.state in ("failed", "degraded")
     assert "Quota" in env.state_reason or "FailedCreate" in env.state_reason, env.state_reason
+
+
+def test_generated_secrets_of_the_same_name_share_a_value_and_survive_updates(provision, owner):
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "blueprints" / "examples" / "bookshop.yaml").read_text()
+    env = provision(source)
+    assert env.state == "ready", env.state_reason
+    steps = [step.name for step in env.operations.get().steps.all()]
+    assert any(name.startswith("apply seed") for name in steps), steps
+    values = env.generated_secrets()
+    assert values["db/db-password"] == values["api/db-password"] and len(values["db/db-password"]) >= 24
+    actions.update_environment(actor=owner, env=env, source=source.replace("bookshop-api:2.3.1", "bookshop-api:2.4.0"))
+    env.refresh_from_db()
+    assert env.generated_secrets() == values

@@ -106,3 +106,22 @@ def test_bootstrap_demo_is_idempotent_and_prints_a_working_token(gql, db, capsys
     assert password_line in second
     assert gql(VIEWER, token=secret)["data"]["viewer"]["username"] == "admin"
     assert gql("{ teams { totalCount } }", token=secret)["data"]["teams"]["totalCount"] == 1
+
+
+def test_bootstrap_demo_creates_the_demo_environment_once(db, sim, capsys, settings, tmp_path,
+                                                          django_capture_on_commit_callbacks):
+    from environments.models import Environment
+
+    settings.VAR_DIR = tmp_path
+    kubeconfig = tmp_path / "sandbox.kubeconfig"
+    sim.kubeconfig(kubeconfig)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("bootstrap_demo", "--sandbox-kubeconfig", str(kubeconfig), "--demo-environment")
+    out = capsys.readouterr().out
+    assert "Sandbox cluster" in out and "Demo environment  hello" in out
+    env = Environment.objects.get()
+    assert (env.name, env.cluster.name, env.cluster.kind) == ("hello", "sandbox", "sandbox")
+    call_command("bootstrap_demo", "--sandbox-kubeconfig", str(kubeconfig), "--demo-environment")
+    assert Environment.objects.count() == 1
+    env.refresh_from_db()
+    assert env.state == "ready", env.state_reason

@@ -28,11 +28,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="the URL to print")
-        parser.add_argument("--sandbox-kubeconfig", default=None, type=Path,
-                            help="register (or refresh) the kubesim emulator behind this kubeconfig as the default "
-                                 "'sandbox' cluster")
+        parser.add_argument(
+            "--sandbox-kubeconfig",
+            default=None,
+            type=Path,
+            help="register (or refresh) the kubesim emulator behind this kubeconfig as the default 'sandbox' cluster",
+        )
+        parser.add_argument(
+            "--demo-environment",
+            action="store_true",
+            help="create the 'hello' example environment on the sandbox when the demo team has "
+            "no live environment (so the dashboard is not empty on first login)",
+        )
 
-    def handle(self, *args, username: str, url: str, sandbox_kubeconfig: Path | None = None, **options):
+    def handle(
+        self,
+        *args,
+        username: str,
+        url: str,
+        sandbox_kubeconfig: Path | None = None,
+        demo_environment: bool = False,
+        **options,
+    ):
         credentials_file = Path(settings.VAR_DIR) / "demo-credentials.json"
         stored = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
         password = stored.get("password") or secrets.token_urlsafe(12)
@@ -75,6 +92,7 @@ class Command(BaseCommand):
             _, secret = actions.create_api_token(actor=admin, name=DEMO_TOKEN_NAME)
 
         sandbox = self._sandbox(admin, sandbox_kubeconfig) if sandbox_kubeconfig else None
+        demo_env = self._demo_environment(admin, team, sandbox) if demo_environment and sandbox else None
 
         out = self.stdout.write
         out("")
@@ -84,6 +102,10 @@ class Command(BaseCommand):
         out(f"  Demo team         {team.slug} ({team.public_id})")
         if sandbox is not None:
             out(f"  Sandbox cluster   {sandbox.api_url} (simulated by kubesim; {sandbox.health})")
+        if demo_env is not None:
+            out(
+                f"  Demo environment  {demo_env.name} ({demo_env.public_id}): {demo_env.state}; see {url}/environments/"
+            )
         if secret:
             out(f"  API token         {secret}   (shown once; store it now)")
             out(
@@ -104,9 +126,25 @@ class Command(BaseCommand):
         kubeconfig = kubeconfig_path.read_text()
         cluster = Cluster.objects.filter(name="sandbox").first()
         if cluster is None:
-            return cluster_actions.register_cluster(actor=admin, name="sandbox", kubeconfig=kubeconfig,
-                                                    kind=ClusterKind.SANDBOX, ingress_domain="sandbox.localhost",
-                                                    is_default=not Cluster.objects.filter(is_default=True).exists())
+            return cluster_actions.register_cluster(
+                actor=admin,
+                name="sandbox",
+                kubeconfig=kubeconfig,
+                kind=ClusterKind.SANDBOX,
+                ingress_domain="sandbox.localhost",
+                is_default=not Cluster.objects.filter(is_default=True).exists(),
+            )
         if cluster.credentials()["kubeconfig"] != kubeconfig:
             return cluster_actions.set_cluster_credentials(actor=admin, cluster=cluster, kubeconfig=kubeconfig)
         return cluster_actions.check_cluster(cluster)
+
+    def _demo_environment(self, admin, team, sandbox):
+        """The 'hello' example on the sandbox, unless the demo team already runs something."""
+        from environments import actions as environment_actions
+        from environments.models import Environment
+
+        live = Environment.objects.live().filter(team=team).order_by("-created_at").first()
+        if live is not None:
+            return live
+        source = (Path(settings.BASE_DIR) / "blueprints" / "examples" / "hello.yaml").read_text()
+        return environment_actions.create_environment(actor=admin, team=team, source=source, cluster=sandbox)
