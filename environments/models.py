@@ -18,6 +18,7 @@ from environments.choices import (
     ServiceStatus,
     StepOutcome,
 )
+from environments.tracing import new_trace_id
 from microstax.lib.crypto import decrypt_json, encrypt_json
 from microstax.lib.ids import PublicIdModel
 
@@ -206,7 +207,7 @@ class Operation(PublicIdModel):
     attempts = models.PositiveIntegerField(default=0)
     claimed_by = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    trace_id = models.CharField(max_length=32, blank=True)
+    trace_id = models.CharField(max_length=32, default=new_trace_id, help_text="OpenTelemetry trace id")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

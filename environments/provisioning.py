@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from audit import context as audit_context
 from audit.actions import record
-from environments import events
+from environments import events, tracing
 from environments.actions.clusters import cluster_config
 from environments.choices import (
     EnvironmentState,
@@ -138,9 +138,13 @@ class Provisioner:
         return "succeeded"
 
     def finish(self, state: str, error: str = "") -> None:
+        now = timezone.now()
         Operation.objects.filter(pk=self.operation.pk).update(
-            state=state, error=error[:2000], finished_at=timezone.now(), heartbeat_at=timezone.now()
+            state=state, error=error[:2000], finished_at=now, heartbeat_at=now
         )
+        self.operation.state, self.operation.error, self.operation.finished_at = state, error[:2000], now
+        # After commit: the spans must describe what was stored, and a slow collector must not hold locks.
+        transaction.on_commit(lambda: tracing.export(self.operation))
 
     def fail(self, reason: str) -> None:
         log.info("operation %s failed: %s", self.operation.public_id, reason)

@@ -189,6 +189,9 @@ MICROSTAX_PAGE_SIZE_MAX = env_int("MICROSTAX_PAGE_SIZE_MAX", 100, minimum=1)
 MICROSTAX_GRAPHQL_MAX_DEPTH = env_int("MICROSTAX_GRAPHQL_MAX_DEPTH", 10, minimum=2)
 MICROSTAX_GRAPHQL_MAX_ALIASES = env_int("MICROSTAX_GRAPHQL_MAX_ALIASES", 15, minimum=1)
 
+# OpenTelemetry: provisioning traces are exported as OTLP/HTTP JSON when this is set.
+OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
+
 # The audit chain's signing key: a server secret, separate from SECRET_KEY when provided.
 MICROSTAX_AUDIT_KEY = (env_str("MICROSTAX_AUDIT_KEY") or f"audit:{SECRET_KEY}").encode()
 

@@ -332,10 +332,10 @@ def resume_environment(*, actor, env: Environment) -> Operation:
 
 
 def retry_environment(*, actor, env: Environment) -> Operation:
-    """Re-run provisioning of a failed environment; it converges from wherever it stopped."""
+    """Re-run provisioning of a failed or degraded environment; it converges from wherever it stopped."""
     _require_use(actor, env)
-    if env.state != EnvironmentState.FAILED:
-        raise Conflict(f"only failed environments are retried; this one is {env.state}", field="state")
+    if env.state not in (EnvironmentState.FAILED, EnvironmentState.DEGRADED):
+        raise Conflict(f"only failed or degraded environments are retried; this one is {env.state}", field="state")
     return _operate(env, actor, kind=OperationKind.RETRY, to=EnvironmentState.PROVISIONING, action="environment.retry")
 
 

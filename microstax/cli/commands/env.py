@@ -1,10 +1,13 @@
-"""``microstax env …``: environments. ``validate`` works offline with the shared validator."""
+"""``microstax env …``: environments. ``validate`` works offline with the shared validator; the
+commands that change environments live in :mod:`env_lifecycle`, those that look at them in
+:mod:`env_observe`."""
 
 from __future__ import annotations
 
 import argparse
 
 from blueprints.validation import validate_blueprint
+from microstax.cli.commands import env_lifecycle, env_observe
 from microstax.cli.commands._files import display_name, read_text
 from microstax.cli.context import Context
 from microstax.cli.output import format_problems, plural, render
@@ -28,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="validate as an overlay created on top of ENV (routing.baselineId is then not required)",
     )
     validate.set_defaults(handler=validate_command)
+    env_lifecycle.register(commands, common)
+    env_observe.register(commands, common)
 
 
 def validate_command(args: argparse.Namespace, ctx: Context) -> int:

@@ -1,0 +1,130 @@
+"""What the ``env`` commands share: GraphQL documents, fetching one environment, reporting mutation
+payload errors, and small formatting helpers (times, durations, replica counts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TextIO
+
+from microstax.cli.context import CLIError, Context
+from microstax.cli.output import format_table
+
+STEP_FIELDS = "position name outcome startedAt finishedAt durationSeconds details"
+OPERATION_FIELDS = (
+    "id kind state error attempts requestedBy createdAt startedAt finishedAt durationSeconds"
+    " steps { " + STEP_FIELDS + " }"
+)
+SERVICE_FIELDS = "name status reason readyReplicas desiredReplicas endpoints providedBy"
+ENV_FIELDS = (
+    "id name mode state stateReason stateChangedAt namespace planName expiresAt createdAt createdBy deletedAt"
+    " team { slug } cluster { name simulated } endpoints services { " + SERVICE_FIELDS + " }"
+)
+
+ENVIRONMENT_QUERY = (
+    "query Env($id: ID!, $last: Int!) { environment(id: $id) { " + ENV_FIELDS + " specHash routingKey"
+    " autoShutdownEnabled autoShutdownDelayMinutes lastActivityAt blueprintVersion spec"
+    " operations(last: $last) { " + OPERATION_FIELDS + " } } }"
+)
+# Polled while waiting: no spec, only the few newest operations.
+PROGRESS_QUERY = (
+    "query Progress($id: ID!) { environment(id: $id) { "
+    + ENV_FIELDS
+    + " operations(last: 3) { "
+    + OPERATION_FIELDS
+    + " } } }"
+)
+
+PAYLOAD_FIELDS = (
+    "environment { " + ENV_FIELDS + " } operation { id kind state }"
+    " errors { code field message problems { code severity path line column message } }"
+)
+
+TERMINAL_OPERATION_STATES = frozenset({"succeeded", "failed", "superseded"})
+BAD_ENVIRONMENT_STATES = frozenset({"failed", "degraded"})
+
+
+def fetch_environment(ctx: Context, env_id: str, *, last: int = 20, query: str = ENVIRONMENT_QUERY) -> dict[str, Any]:
+    """The environment, or CLIError NOT_FOUND when it does not exist or is not visible to the key."""
+    variables: dict[str, Any] = {"id": env_id}
+    if "$last" in query:
+        variables["last"] = last
+    env = ctx.client().execute(query, variables).get("environment")
+    if not isinstance(env, dict):
+        raise CLIError(f"NOT_FOUND (id): no environment '{env_id}' visible to this API key")
+    return env
+
+
+def report_payload_errors(ctx: Context, payload: dict[str, Any], filename: str | None = None) -> bool:
+    """Print a mutation payload's errors (blueprint problems located in ``filename``); True if any."""
+    errors = payload.get("errors") or []
+    for error in errors:
+        for problem in error.get("problems") or []:
+            where = filename or "<blueprint>"
+            if problem.get("line"):
+                where = f"{where}:{problem['line']}:{problem.get('column') or 1}"
+            path = f" [{problem['path']}]" if problem.get("path") else ""
+            ctx.err(f"{where}: {problem['code']} {problem['message']}{path}")
+        field = f" ({error['field']})" if error.get("field") else ""
+        ctx.err(f"error: {error['code']}{field}: {error['message']}")
+    return bool(errors)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def when(value: str | None) -> str | None:
+    """An API timestamp as ``YYYY-MM-DD HH:MM:SS`` (UTC), for tables."""
+    moment = parse_time(value)
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:.2f}s"
+    minutes, rest = divmod(int(round(value)), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def replicas(service: dict[str, Any]) -> str:
+    return f"{service.get('readyReplicas', 0)}/{service.get('desiredReplicas', 0)}"
+
+
+def services_table(services: list[dict[str, Any]], *, images: dict[str, str] | None = None) -> str:
+    rows = [
+        {
+            "name": s["name"],
+            "status": s["status"],
+            "ready": replicas(s),
+            "image": (images or {}).get(s["name"]),
+            "reason": s.get("reason"),
+            "endpoints": ", ".join(s.get("endpoints") or []),
+        }
+        for s in services
+    ]
+    columns = [("name", "SERVICE"), ("status", "STATUS"), ("ready", "READY")]
+    if images is not None:
+        columns.append(("image", "IMAGE"))
+    columns += [("endpoints", "ENDPOINTS"), ("reason", "REASON")]
+    return format_table(rows, columns) if rows else "no services"
+
+
+def state_line(env: dict[str, Any]) -> str:
+    reason = f" ({env['stateReason']})" if env.get("stateReason") else ""
+    return f"{env['id']} {env['team']['slug']}/{env['name']}: {env['state']}{reason}"
+
+
+def can_encode(stream: TextIO, text: str) -> bool:
+    """Whether ``stream`` can print ``text`` (a C locale cannot print ✓)."""
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
