@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import ApiError
@@ -116,14 +117,20 @@ class FaultInjector:
             self._faults.clear()
             self.stuck_namespaces.clear()
 
+    #: Called with a namespace name when it is unstuck (the simulator wakes its namespace controller).
+    on_unstick: Callable[[str], None] | None = None
+
     def stick_namespace(self, name: str) -> None:
         """Keep namespace ``name`` Terminating: its finalizer is never removed."""
         with self._lock:
             self.stuck_namespaces.add(name)
 
     def unstick_namespace(self, name: str) -> None:
+        """Let namespace ``name`` finish terminating; the namespace controller is woken for it."""
         with self._lock:
             self.stuck_namespaces.discard(name)
+        if self.on_unstick is not None:
+            self.on_unstick(name)
 
     def is_stuck(self, name: str) -> bool:
         with self._lock:

@@ -132,6 +132,14 @@ def apply_limit_ranges(pod: Obj, limit_ranges: list[Obj]) -> str | None:
     ``kubernetes.io/limit-ranger`` annotation when it filled something in.
     """
     notes: list[str] = []
+    if limit_ranges:
+        # API defaulting runs before LimitRanger: a container that sets a limit but no request gets
+        # a request equal to its limit (not the LimitRange's defaultRequest).
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            res = c.get("resources") or {}
+            for r, v in (res.get("limits") or {}).items():
+                if r not in (res.get("requests") or {}):
+                    c.setdefault("resources", {}).setdefault("requests", {})[r] = v
     for lr in limit_ranges:
         for item in (lr.get("spec") or {}).get("limits") or []:
             if (item or {}).get("type") != "Container":

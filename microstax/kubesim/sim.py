@@ -56,6 +56,7 @@ class KubeSim:
         self.errors: list[BaseException] = []
         self.event_index: dict[tuple[str, str, str, str], str] = {}
         self.controllers = build(self)
+        self.faults.on_unstick = lambda name: self.controllers.requeue("namespace", ("", name))
         self.store.subscribe(self.controllers.on_event)
         self.state_file = Path(state_file) if state_file else None
         self._server: Server | None = None

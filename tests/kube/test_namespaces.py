@@ -10,22 +10,8 @@ from . import manifests as m
 
 
 def _release(cluster, sim, name: str) -> None:
-    """Unstick a namespace's finalizer and touch it so kubesim's namespace controller runs again.
-
-    kubesim's ``unstick_namespace`` does not requeue the namespace; a label change (allowed on a
-    terminating namespace) produces the MODIFIED event that does.
-    """
+    """Let a stuck namespace finish terminating (kubesim wakes its namespace controller)."""
     sim.faults.unstick_namespace(name)
-    client = kube.get_client(cluster)
-    try:
-        client.request(
-            "PATCH",
-            client.resource("v1", "Namespace").path(name=name),
-            body={"metadata": {"labels": {"microstax.io/released": "true"}}},
-            content_type="application/merge-patch+json",
-        )
-    except kube.NotFound:
-        pass  # another event already made the controller finish it
 
 
 def test_deleting_a_namespace_goes_through_terminating_to_gone(cluster, env, images):

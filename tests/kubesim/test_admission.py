@@ -141,3 +141,22 @@ def test_immutable_fields(apps: client.AppsV1Api, namespace: str) -> None:
     with pytest.raises(ApiException) as exc:
         apps.patch_namespaced_deployment("web", namespace, patch)
     assert "field is immutable" in _invalid(exc)["message"]
+
+
+def test_a_limit_without_a_request_defaults_the_request_to_the_limit_under_a_limitrange(kubesim, core):
+    core.create_namespace({"metadata": {"name": "lr"}})
+    core.create_namespaced_limit_range(
+        "lr",
+        {
+            "metadata": {"name": "defaults"},
+            "spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": "100m"}, "default": {"cpu": "500m"}}]},
+        },
+    )
+    pod = core.create_namespaced_pod(
+        "lr",
+        {
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "resources": {"limits": {"cpu": "20m"}}}]},
+        },
+    )
+    assert pod.spec.containers[0].resources.requests == {"cpu": "20m"}

@@ -81,11 +81,28 @@ def test_stuck_finalizer_keeps_namespace_terminating(core: client.CoreV1Api, kub
         "NamespaceDeletionDiscoveryFailure",
         "NamespaceFinalizersRemaining",
     }
-    kubesim.faults.unstick_namespace("env-s")
-    # Finalizing by hand, as an operator would with the finalize subresource.
+    # Finalizing by hand while the controller is stuck, as an operator would with the finalize subresource.
     ns.spec.finalizers = []
     out = core.replace_namespace_finalize("env-s", ns)
     assert out.metadata.name == "env-s"
     with pytest.raises(ApiException) as exc:
         core.read_namespace("env-s")
     assert exc.value.status == 404
+
+
+def test_an_unstuck_namespace_finishes_terminating_without_another_event(kubesim, core):
+    from kubernetes import watch
+
+    core.create_namespace({"metadata": {"name": "stuck-then-free"}})
+    kubesim.faults.stick_namespace("stuck-then-free")
+    core.delete_namespace("stuck-then-free")
+    assert kubesim.get("namespaces", "", "stuck-then-free") is not None
+    kubesim.faults.unstick_namespace("stuck-then-free")
+    gone = False
+    for event in watch.Watch().stream(
+        core.list_namespace, field_selector="metadata.name=stuck-then-free", timeout_seconds=10
+    ):
+        if event["type"] == "DELETED":
+            gone = True
+            break
+    assert gone or kubesim.get("namespaces", "", "stuck-then-free") is None

@@ -193,6 +193,12 @@ class ControllerManager:
                 self._queue.append((controller, key))
             self._cv.notify()
 
+    def requeue(self, controller_name: str, key: Key) -> None:
+        """Wake one controller for one key (used when a condition outside the store changes)."""
+        for controller in self.controllers:
+            if controller.name == controller_name:
+                self.enqueue(controller, key)
+
     def start(self) -> None:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="kubesim-controllers", daemon=True)
