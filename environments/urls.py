@@ -7,5 +7,12 @@ from environments import views
 app_name = "environments"
 
 urlpatterns = [
+    path("environments/", views.environment_list, name="list"),
+    path("environments/rows/", views.environment_rows, name="rows"),
+    path("environments/new/", views.environment_create, name="create"),
+    path("environments/<str:env_id>/", views.environment_detail, name="detail"),
+    path("environments/<str:env_id>/status/", views.environment_status, name="status"),
+    path("environments/<str:env_id>/logs/", views.environment_logs, name="logs"),
+    path("environments/<str:env_id>/actions/<str:action>/", views.environment_action, name="action"),
     path("clusters/", views.cluster_list, name="clusters"),
 ]

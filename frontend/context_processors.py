@@ -3,7 +3,7 @@ from __future__ import annotations
 from microstax.teams.permissions import is_auditor, teams_for
 
 NAVIGATION = [
-    ("frontend:environments", "Environments"),
+    ("environments:list", "Environments"),
     ("blueprints:list", "Blueprints"),
     ("frontend:snapshots", "Snapshots"),
     ("frontend:audit", "Audit"),
@@ -23,6 +23,8 @@ def navigation(request) -> dict:
         "nav_teams": teams,
         "current_team": current,
         "viewer_is_auditor": is_auditor(user),
+        # The first path segment, so a section's sub-pages highlight its navigation entry too.
+        "nav_section": "/" + request.path.strip("/").split("/")[0] + "/",
     }
 
 

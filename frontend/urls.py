@@ -10,7 +10,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
-    path("environments/", views.section, {"section": "environments"}, name="environments"),
     path("snapshots/", views.section, {"section": "snapshots"}, name="snapshots"),
     path("audit/", views.audit_log, name="audit"),
     path("teams/switch/", views.switch_team, name="switch-team"),

@@ -23,10 +23,6 @@ from microstax.teams.graphql.types import memberships_prefetch
 from microstax.teams.models import ApiToken, Team
 
 SECTIONS = {
-    "environments": (
-        "Environments",
-        "Isolated, baseline and overlay environments of this team, with their status, endpoints and logs.",
-    ),
     "snapshots": ("Snapshots", "Sanitized data snapshots captured from environments."),
 }
 
