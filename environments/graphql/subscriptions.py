@@ -29,6 +29,45 @@ class EnvironmentEvent:
     outcome: str | None = None
 
 
+EVENT_POLL_SECONDS = 0.5
+
+
+class _EventWatcher:
+    """Turns what changed in the database since the last poll into events: steps first, then state."""
+
+    def __init__(self, environment_pk: int) -> None:
+        from environments.models import OperationStep
+
+        self.environment_pk = environment_pk
+        self.state: tuple[str, str] | None = None
+        self.outcomes: dict[int, str] = {}
+        self.after = (
+            OperationStep.objects.filter(operation__environment_id=environment_pk)
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+            or 0
+        )
+
+    def poll(self) -> list[EnvironmentEvent]:
+        from environments.models import Environment, OperationStep
+
+        out: list[EnvironmentEvent] = []
+        steps = OperationStep.objects.filter(operation__environment_id=self.environment_pk, pk__gt=self.after)
+        for pk, name, outcome in steps.order_by("pk").values_list("pk", "name", "outcome"):
+            previous = self.outcomes.get(pk)
+            if previous is None:
+                out.append(EnvironmentEvent(kind="step.started", step=name))
+            if outcome != "running" and previous != outcome:
+                out.append(EnvironmentEvent(kind="step.finished", step=name, outcome=outcome))
+            self.outcomes[pk] = outcome
+        state = tuple(Environment.objects.filter(pk=self.environment_pk).values_list("state", "state_reason").get())
+        if state != self.state:
+            self.state = state
+            out.append(EnvironmentEvent(kind="state", state=state[0], reason=state[1]))
+        return out
+
+
 @database_sync_to_async
 def _visible(user, environment_id: str):
     from environments.graphql.schema import resolve_environment
@@ -47,17 +86,28 @@ class Subscription:
         user = current_user(info)
         env = await _visible(user, id)
         ws = info.context["ws"]
+        wake: asyncio.Queue = asyncio.Queue()
         async with ws.listen_to_channel("environment.event", groups=[events.group_name(env.public_id)]) as messages:
-            # The current state first, so a client never waits for a change to know where it stands.
-            yield EnvironmentEvent(kind="state", state=env.state, reason=env.state_reason)
-            async for message in messages:
-                yield EnvironmentEvent(
-                    kind=message["kind"],
-                    state=message.get("state"),
-                    reason=message.get("reason"),
-                    step=message.get("step"),
-                    outcome=message.get("outcome"),
-                )
+
+            async def pump() -> None:
+                async for message in messages:
+                    wake.put_nowait(message)
+
+            pump_task = asyncio.create_task(pump())
+            try:
+                watcher = await database_sync_to_async(_EventWatcher)(env.pk)
+                while True:
+                    for event in await database_sync_to_async(watcher.poll)():
+                        yield event
+                    # The database is the source of truth; channel-layer messages only wake us early.
+                    # With the in-memory layer a separate worker's messages never arrive, so polling
+                    # alone still delivers every change.
+                    try:
+                        await asyncio.wait_for(wake.get(), EVENT_POLL_SECONDS)
+                    except TimeoutError:
+                        pass
+            finally:
+                pump_task.cancel()
 
     @strawberry.subscription(description="A service's log lines: the recent tail, then new lines when following")
     async def environment_logs(

@@ -106,3 +106,27 @@ def test_pages_of_other_sites_cannot_open_a_socket(db):
         return connected
 
     assert async_to_sync(scenario)() is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_arrive_from_a_separate_worker_without_a_shared_channel_layer(ready_env, owner, monkeypatch):
+    # With the embedded in-memory layer a worker process's messages never reach the web process:
+    # model that by publishing nothing at all; the subscription must still see every change.
+    from environments import events as environment_events
+
+    monkeypatch.setattr(environment_events, "publish", lambda *args, **kwargs: None)
+    token = team_actions.create_api_token(actor=owner, name="ws")[1]
+
+    async def scenario() -> list[dict]:
+        received = []
+        async with _communicator(token) as ws:
+            async for result in ws.subscribe(EVENTS, {"id": ready_env.public_id}):
+                received.append(result.data["environmentEvents"])
+                if len(received) == 1:
+                    await sync_to_async(actions.stop_environment)(actor=owner, env=ready_env)
+                if received[-1]["state"] == "stopped":
+                    break
+        return received
+
+    events = async_to_sync(scenario)()
+    assert events[-1]["state"] == "stopped" and any(e["kind"] == "step.finished" for e in events)

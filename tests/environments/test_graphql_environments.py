@@ -1,0 +1,97 @@
+"""Every environment mutation against the three personas, and the list query's SQL count."""
+
+from __future__ import annotations
+
+import pytest
+
+from environments import actions
+from environments.models import Environment
+from tests.environments.test_lifecycle import STACK
+
+MUTATIONS = {
+    "updateEnvironment": 'updateEnvironment(input: {id: $id, yaml: "name: shop\\nservices:\\n  - name: db\\n'
+    '    image: postgres:16.3\\n"})',
+    "stopEnvironment": "stopEnvironment(input: {id: $id})",
+    "resumeEnvironment": "resumeEnvironment(input: {id: $id})",
+    "retryEnvironment": "retryEnvironment(input: {id: $id})",
+    "deleteEnvironment": "deleteEnvironment(input: {id: $id})",
+    "scaleService": 'scaleService(input: {id: $id, service: "api", replicas: 2})',
+    "extendEnvironment": 'extendEnvironment(input: {id: $id, ttl: "24h"})',
+    "setAutoShutdown": "setAutoShutdown(input: {id: $id, enabled: false})",
+}
+
+
+@pytest.fixture
+def env(team, owner, sandbox_cluster, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return actions.create_environment(actor=owner, team=team, source=STACK)
+
+
+def _call(gql, name: str, env_id: str, **credentials) -> dict:
+    query = f"mutation($id: ID!) {{ {MUTATIONS[name]} {{ environment {{ state }} errors {{ code message }} }} }}"
+    return gql(query, {"id": env_id}, **credentials)["data"][name.split("(")[0]]
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+@pytest.mark.parametrize(("persona", "code"), [("viewer", "PERMISSION_DENIED"), ("outsider", "NOT_FOUND")])
+def test_viewers_and_outsiders_are_refused_every_mutation_without_trace(
+    gql, env, request, other_team, no_trace, name, persona, code
+):
+    user = request.getfixturevalue(persona)
+    token = gql.token_for(user)
+    gql("{ viewer { username } }", token=token)
+    with no_trace():
+        result = _call(gql, name, env.public_id, token=token)
+    assert result["errors"][0]["code"] == code and result["environment"] is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "extendEnvironment",
+        "setAutoShutdown",
+        "scaleService",
+        "stopEnvironment",
+        "deleteEnvironment",
+        "updateEnvironment",
+    ],
+)
+def test_the_owner_runs_them(gql, env, owner, name, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = _call(gql, name, env.public_id, user=owner)
+    assert result["errors"] == [], result
+
+
+def test_states_guard_mutations_with_a_conflict(gql, env, owner, no_trace):
+    with no_trace():
+        result = _call(gql, "resumeEnvironment", env.public_id, user=owner)
+    assert result["errors"][0]["code"] == "CONFLICT" and "ready" in result["errors"][0]["message"]
+
+
+def test_environments_query_count_is_constant(
+    gql, team, owner, sandbox_cluster, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    query = (
+        "{ environments { totalCount edges { node { id name state team { slug } cluster { name simulated } "
+        "services { name status endpoints providedBy } operations(last: 2) { kind state steps { name } } } } } }"
+    )
+    gql("{ viewer { username } }", user=owner)
+    counts = []
+    for n in (2, 6):
+        while Environment.objects.count() < n:
+            with django_capture_on_commit_callbacks(execute=True):
+                actions.create_environment(
+                    actor=owner, team=team, source=STACK, name=f"shop-{Environment.objects.count()}"
+                )
+        with django_assert_max_num_queries(12) as captured:
+            data = gql(query, user=owner)["data"]["environments"]
+        counts.append(len(captured))
+        assert data["totalCount"] == n
+    assert counts[0] == counts[1], counts
+
+
+def test_state_filter_accepts_client_aliases(gql, env, owner):
+    running = gql('{ environments(state: "running") { totalCount } }', user=owner)["data"]["environments"]
+    assert running["totalCount"] == 1
+    bad = gql('{ environments(state: "sleeping") { totalCount } }', user=owner)
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
