@@ -21,8 +21,20 @@ from environments.actions.lifecycle import (
     touch_activity,
     update_environment,
 )
+from environments.actions.sparse import (
+    OverlayConflict,
+    chain_of,
+    create_overlay,
+    plan_overlay,
+    promote_environment,
+)
 
 __all__ = [
+    "OverlayConflict",
+    "chain_of",
+    "create_overlay",
+    "plan_overlay",
+    "promote_environment",
     "check_cluster",
     "cluster_config",
     "cluster_snapshot",

@@ -182,8 +182,12 @@ def create_environment(
     plan: str | None = None,
     ttl: str | None = None,
     cluster: Cluster | None = None,
+    mode: str | None = None,
 ) -> Environment:
-    """Record a new environment and enqueue its provisioning."""
+    """Record a new environment and enqueue its provisioning.
+
+    ``mode`` overrides the blueprint's ``routing.mode`` (``createBaseline`` makes any stack a baseline).
+    """
     permissions.require_team_perm(actor, team, TeamPermission.USE_ENVIRONMENTS, doing="creating environments")
     if blueprint_version is not None:
         if blueprint_version.blueprint.team_id != team.pk:
@@ -192,11 +196,10 @@ def create_environment(
     if not source:
         raise InvalidInput("give either blueprint YAML or a blueprint version", field="yaml")
     spec = _validated_spec(source, plan)
-    mode = spec["routing"]["mode"]
+    mode = mode or spec["routing"]["mode"]
     if mode == EnvironmentMode.OVERLAY:
         raise InvalidInput(
-            "this blueprint is an overlay (routing.mode: overlay); overlays are created on top of a baseline, "
-            "which this server does not support yet",
+            "this blueprint is an overlay (routing.mode: overlay); create it with createOverlay on top of its base",
             field="yaml",
             code="UNSUPPORTED",
         )
@@ -366,10 +369,47 @@ def scale_service(*, actor, env: Environment, service: str, replicas: int) -> Op
         )
 
 
-def delete_environment(*, actor, env: Environment) -> Operation:
-    """Delete the namespace (waiting through Terminating); the record stays as history."""
+def delete_environment(*, actor, env: Environment, force: bool = False) -> Operation:
+    """Delete the namespace (waiting through Terminating); the record stays as history.
+
+    An environment that live overlays derive from is only deleted with ``force``; then its
+    overlays are deleted first, leaves before their parents.
+    """
     _require_use(actor, env)
-    return _operate(env, actor, kind=OperationKind.DELETE, to=EnvironmentState.DELETING, action="environment.delete")
+    dependants = _live_descendants(env)
+    if dependants and not force:
+        names = ", ".join(sorted(d.name for d in dependants))
+        raise Conflict(
+            f"{len(dependants)} live overlay(s) derive from this environment ({names}); delete them first or force",
+            field="force",
+            code="HAS_DEPENDANTS",
+        )
+    with transaction.atomic():
+        for dependant in dependants:  # leaves first
+            if dependant.state not in (EnvironmentState.DELETING, EnvironmentState.DELETED):
+                _operate(
+                    dependant,
+                    actor,
+                    kind=OperationKind.DELETE,
+                    to=EnvironmentState.DELETING,
+                    action="environment.delete",
+                    reason=f"its base {env.public_id} is being deleted",
+                )
+        return _operate(
+            env, actor, kind=OperationKind.DELETE, to=EnvironmentState.DELETING, action="environment.delete"
+        )
+
+
+def _live_descendants(env: Environment) -> list[Environment]:
+    """Live environments derived from ``env`` at any depth, deepest first."""
+    found: list[tuple[int, Environment]] = []
+    frontier, depth = [env], 0
+    while frontier:
+        depth += 1
+        children = list(Environment.objects.live().filter(parent__in=frontier).select_related("team"))
+        found += [(depth, child) for child in children]
+        frontier = children
+    return [child for _, child in sorted(found, key=lambda item: -item[0])]
 
 
 def reconcile_environment(*, actor, env: Environment) -> Operation:

@@ -7,7 +7,7 @@ from strawberry.types import Info
 from blueprints.graphql.types import Problem
 from blueprints.models import BlueprintVersion
 from environments import actions, models
-from environments.choices import STATE_ALIASES, EnvironmentState
+from environments.choices import STATE_ALIASES, EnvironmentMode, EnvironmentState
 from environments.graphql.types import Cluster, Environment, EnvironmentError, EnvironmentErrorCode, LogLine
 from environments.graphql.types import Operation as OperationType
 from microstax import kube
@@ -16,6 +16,7 @@ from microstax.graphql.errors import bad_input
 from microstax.graphql.pagination import Connection, paginate
 from microstax.lib.errors import DomainError, NotFound
 from microstax.teams import permissions
+from microstax.teams.choices import TeamPermission
 from microstax.teams.graphql.schema import resolve_team
 
 
@@ -110,6 +111,12 @@ class EnvironmentIdInput:
 
 
 @strawberry.input
+class DeleteEnvironmentInput:
+    id: strawberry.ID
+    force: bool = False
+
+
+@strawberry.input
 class ScaleServiceInput:
     id: strawberry.ID
     service: str
@@ -179,6 +186,16 @@ class Query:
             queryset = queryset.exclude(state=EnvironmentState.DELETED)
         if mode:
             queryset = queryset.filter(mode=mode.lower())
+        return paginate(queryset, first=first, after=after)
+
+    @strawberry.field(description="Baselines the caller can see")
+    def baselines(
+        self, info: Info, team: strawberry.ID | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Environment]:
+        queryset = visible_environments(current_user(info)).filter(mode=EnvironmentMode.BASELINE)
+        queryset = queryset.exclude(state=EnvironmentState.DELETED).order_by("-created_at", "-pk")
+        if team:
+            queryset = queryset.filter(Q(team__public_id=team) | Q(team__slug=team))
         return paginate(queryset, first=first, after=after)
 
     @strawberry.field(description="One environment by id (env_…); null when absent or not visible")
@@ -268,6 +285,38 @@ class Mutation:
 
         return _payload(user, run)
 
+    @strawberry.mutation(description="Create a baseline: the full stack that overlays derive from")
+    def create_baseline(self, info: Info, input: CreateEnvironmentInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            team = resolve_team(user, input.team)
+            permissions.require_team_perm(user, team, TeamPermission.MANAGE_BASELINES, doing="creating baselines")
+            env = actions.create_environment(
+                actor=user,
+                team=team,
+                source=input.yaml,
+                blueprint_version=_version(user, input.blueprint_version),
+                name=input.name,
+                plan=input.plan,
+                ttl=input.ttl,
+                cluster=_cluster(input.cluster),
+                mode=EnvironmentMode.BASELINE,
+            )
+            return env, _latest_operation(env)
+
+        return _payload(user, run)
+
+    @strawberry.mutation(description="Turn a ready environment into a baseline (needs pinned images)")
+    def promote_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            env = actions.promote_environment(actor=user, env=resolve_environment(user, input.id))
+            return env, None
+
+        return _payload(user, run)
+
     @strawberry.mutation
     def stop_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
         return _lifecycle(info, input.id, actions.stop_environment)
@@ -280,9 +329,9 @@ class Mutation:
     def retry_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
         return _lifecycle(info, input.id, actions.retry_environment)
 
-    @strawberry.mutation
-    def delete_environment(self, info: Info, input: EnvironmentIdInput) -> EnvironmentPayload:
-        return _lifecycle(info, input.id, actions.delete_environment)
+    @strawberry.mutation(description="Delete; an environment with live overlays needs force (overlays go first)")
+    def delete_environment(self, info: Info, input: DeleteEnvironmentInput) -> EnvironmentPayload:
+        return _lifecycle(info, input.id, actions.delete_environment, force=input.force)
 
     @strawberry.mutation
     def scale_service(self, info: Info, input: ScaleServiceInput) -> EnvironmentPayload:
@@ -320,11 +369,11 @@ class Mutation:
         return _payload(user, run)
 
 
-def _lifecycle(info: Info, environment_id: str, action) -> EnvironmentPayload:
+def _lifecycle(info: Info, environment_id: str, action, **options) -> EnvironmentPayload:
     user = current_user(info)
 
     def run():
         env = resolve_environment(user, environment_id)
-        return env, action(actor=user, env=env)
+        return env, action(actor=user, env=env, **options)
 
     return _payload(user, run)

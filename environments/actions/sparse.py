@@ -1,0 +1,243 @@
+"""Sparse environments: promoting baselines, planning and creating overlays on a chain of providers.
+
+The planner (``environments.planner``) is pure; this module reads the chain from the database,
+asks it for the difference graph and refuses conflicting overlays before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.actions import record
+from blueprints.actions import InvalidBlueprint
+from blueprints.normalize import spec_hash
+from blueprints.validation import validate_blueprint
+from environments.actions.lifecycle import (
+    _enqueue,
+    _generate_secrets,
+    _new_operation,
+    _require_use,
+    environment_snapshot,
+)
+from environments.choices import (
+    EnvironmentMode,
+    EnvironmentState,
+    OperationKind,
+    ServiceStatus,
+)
+from environments.models import Environment, ServiceInstance
+from microstax.lib.errors import Conflict, InvalidInput
+from microstax.lib.ids import new_public_id
+from microstax.teams import permissions
+from microstax.teams.choices import TeamPermission
+
+_PINNED = re.compile(r"(@sha256:[0-9a-f]{64}$)|(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)")
+OVERLAY_DEFAULT_TTL = timedelta(hours=24)
+
+
+class OverlayConflict(InvalidInput):
+    """The overlay cannot be created as planned; ``conflicts`` is the report."""
+
+    code = "OVERLAY_CONFLICT"
+
+    def __init__(self, conflicts: list) -> None:
+        summary = "; ".join(f"{c.code}: {c.message}" for c in conflicts)
+        super().__init__(f"the overlay conflicts with its base: {summary}", field="yaml")
+        self.conflicts = conflicts
+
+
+def _unpinned_images(spec: dict) -> list[str]:
+    out = []
+    for service in spec["services"]:
+        image = service.get("image") or ""
+        last = image.rsplit("/", 1)[-1]
+        if not service.get("removed") and image and (not _PINNED.search(last) or last.endswith(":latest")):
+            out.append(f"{service['name']} ({image})")
+    return out
+
+
+def promote_environment(*, actor, env: Environment) -> Environment:
+    """Turn a ready isolated environment into a baseline that overlays can derive from."""
+    permissions.require_team_perm(actor, env.team, TeamPermission.MANAGE_BASELINES, doing="promoting baselines")
+    if env.mode != EnvironmentMode.ISOLATED:
+        raise Conflict(f"only isolated environments are promoted; this one is a {env.mode}", field="id")
+    if env.state != EnvironmentState.READY:
+        raise Conflict(f"only ready environments are promoted; this one is {env.state}", field="id", code="NOT_READY")
+    unpinned = _unpinned_images(env.spec)
+    if unpinned:
+        raise InvalidInput(
+            "a baseline must run pinned images (a tag other than latest, or a digest); not pinned: "
+            + ", ".join(unpinned),
+            field="id",
+            code="UNPINNED_IMAGES",
+        )
+    with transaction.atomic():
+        before = environment_snapshot(env)
+        updated = Environment.objects.filter(
+            pk=env.pk, mode=EnvironmentMode.ISOLATED, state=EnvironmentState.READY
+        ).update(mode=EnvironmentMode.BASELINE)
+        if not updated:
+            raise Conflict("the environment changed while promoting it; try again", field="id")
+        env.mode = EnvironmentMode.BASELINE
+        record(
+            action="environment.promote",
+            actor=actor,
+            team=env.team,
+            target_type="environment",
+            target_id=env.public_id,
+            before=before,
+            after=environment_snapshot(env),
+        )
+    return env
+
+
+def chain_of(base: Environment) -> list[Environment]:
+    """``base`` and its providers up to the baseline, root (baseline) first."""
+    chain, current, seen = [], base, set()
+    while current is not None:
+        if current.pk in seen:
+            raise Conflict("the environment chain has a cycle", field="base", code="OVERLAY_CONFLICT")
+        seen.add(current.pk)
+        chain.append(current)
+        current = current.parent
+    return list(reversed(chain))
+
+
+def _layer(env: Environment):
+    from environments.planner import Layer
+
+    return Layer(
+        environment_id=env.public_id,
+        name=env.name,
+        mode=env.mode,
+        spec=env.spec,
+        state=env.state,
+        header_name=env.spec["routing"]["headerName"],
+        routing_key=env.routing_key,
+    )
+
+
+def plan_overlay(*, actor, base: Environment, source: str, name: str | None = None, environment_id: str | None = None):
+    """The difference graph of an overlay of ``base``: a dry run, nothing is written."""
+    from environments.planner import Layer
+    from environments.planner import plan_overlay as plan
+
+    permissions.require_team_perm(actor, base.team, TeamPermission.VIEW, doing="planning overlays")
+    if base.mode not in (EnvironmentMode.BASELINE, EnvironmentMode.OVERLAY):
+        raise InvalidInput(
+            f"'{base.name}' is {base.mode}: overlays derive from a baseline or another overlay",
+            field="base",
+            code="OVERLAY_CONFLICT",
+        )
+    chain = chain_of(base)
+    effective_upstream = _effective_services(chain)
+    result = validate_blueprint(source or "", base_given=True, known_upstream_services=effective_upstream)
+    if not result.valid:
+        raise InvalidBlueprint(result.problems)
+    spec = result.normalized
+    spec["routing"]["mode"] = EnvironmentMode.OVERLAY
+    overlay_name = (name or spec["name"]).strip().lower()
+    key = spec["routing"].get("overlayId") or overlay_name
+    siblings = Environment.objects.live().filter(parent=base).exclude(public_id=environment_id or "")
+    overlay = Layer(
+        environment_id=environment_id or "(new overlay)",
+        name=overlay_name,
+        mode=EnvironmentMode.OVERLAY,
+        spec=spec,
+        state=EnvironmentState.PENDING,
+        header_name=spec["routing"]["headerName"],
+        routing_key=key,
+    )
+    return spec, plan(
+        [_layer(env) for env in chain], overlay, sibling_routing_keys=siblings.values_list("routing_key", flat=True)
+    )
+
+
+def _effective_services(chain: list[Environment]) -> set[str]:
+    from environments.planner import effective_spec
+
+    effective, _ = effective_spec([_layer(env) for env in chain])
+    return {s["name"] for s in effective["services"]}
+
+
+def create_overlay(
+    *, actor, base: Environment, source: str, name: str | None = None, ttl: str | None = None
+) -> Environment:
+    """Record an overlay of ``base`` that runs only what it changes, and enqueue its provisioning."""
+    _require_use(actor, base)
+    public_id = new_public_id("env")
+    spec, plan = plan_overlay(actor=actor, base=base, source=source, name=name, environment_id=public_id)
+    if plan.conflicts:
+        raise OverlayConflict(plan.conflicts)
+    overlay_name = (name or spec["name"]).strip().lower()
+    if not re.match(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$", overlay_name):
+        raise InvalidInput("name must be 1-40 lowercase letters, digits or hyphens", field="name")
+    local = set(plan.local)
+    cpu = plan.saving["overlay"]["cpu_millicores"]
+    memory = plan.saving["overlay"]["memory_mib"]
+    if ttl:
+        from environments.actions.lifecycle import _expires_at
+
+        expires_at = _expires_at(ttl, {}, base.team)
+    else:
+        expires_at = timezone.now() + OVERLAY_DEFAULT_TTL
+    env = Environment(
+        public_id=public_id,
+        team=base.team,
+        name=overlay_name,
+        mode=EnvironmentMode.OVERLAY,
+        parent=base,
+        source=source,
+        spec=spec,
+        spec_hash=spec_hash(spec),
+        cluster=base.cluster,
+        namespace=f"env-{overlay_name}-{public_id[-6:]}",
+        routing_key=spec["routing"].get("overlayId") or overlay_name,
+        expires_at=expires_at,
+        auto_shutdown_enabled=spec["autoShutdownEnabled"],
+        auto_shutdown_delay_minutes=spec["autoShutdownDelayMinutes"],
+        difference_plan=plan.to_dict(),
+        requested_cpu_millicores=cpu,
+        requested_memory_mib=memory,
+        created_by=actor,
+    )
+    env.set_generated_secrets(_generate_secrets(plan.effective_spec, {}))
+    providers = {s.name: s.provider for s in plan.services if s.status != "removed"}
+    provider_envs = {e.public_id: e for e in Environment.objects.filter(public_id__in=set(providers.values()))}
+    try:
+        with transaction.atomic():
+            type(base.team).objects.select_for_update().filter(pk=base.team.pk).first()
+            from environments.actions.lifecycle import _check_quota
+
+            _check_quota(base.team, cpu, memory)
+            env.save()
+            ServiceInstance.objects.bulk_create(
+                ServiceInstance(
+                    environment=env,
+                    name=service.name,
+                    provided_by=env if service.name in local else provider_envs[service.provider],
+                    desired_replicas=(service.spec or {}).get("replicas", 1),
+                    status=ServiceStatus.PENDING if service.name in local else ServiceStatus.INHERITED,
+                )
+                for service in plan.services
+                if service.status != "removed"
+            )
+            operation = _new_operation(env, OperationKind.CREATE, actor)
+            record(
+                action="environment.overlay.create",
+                actor=actor,
+                team=env.team,
+                target_type="environment",
+                target_id=env.public_id,
+                after={**environment_snapshot(env), "base": base.public_id, "local": sorted(local)},
+            )
+            _enqueue(operation)
+    except IntegrityError:
+        raise Conflict(
+            f"team '{base.team.slug}' already has a live environment named '{overlay_name}'", field="name"
+        ) from None
+    return env
