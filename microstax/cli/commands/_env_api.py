@@ -11,7 +11,7 @@ from microstax.cli.output import format_table
 
 STEP_FIELDS = "position name outcome startedAt finishedAt durationSeconds details"
 OPERATION_FIELDS = (
-    "id kind state error attempts requestedBy createdAt startedAt finishedAt durationSeconds"
+    "id kind state error attempts requestedBy createdAt startedAt finishedAt durationSeconds traceId"
     " steps { " + STEP_FIELDS + " }"
 )
 SERVICE_FIELDS = "name status reason readyReplicas desiredReplicas endpoints providedBy"

@@ -62,6 +62,10 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     for command, (mutation, help_text) in LIFECYCLE.items():
         parser = commands.add_parser(command, parents=[common], help=help_text)
         parser.add_argument("id", help="environment id (env_…)")
+        if command == "delete":
+            parser.add_argument(
+                "--force", action="store_true", help="also delete the overlays that derive from it (they go first)"
+            )
         _wait_options(parser)
         parser.set_defaults(handler=_lifecycle_command(mutation))
 
@@ -138,7 +142,11 @@ def create_command(args: argparse.Namespace, ctx: Context) -> int:
 
 def _lifecycle_command(mutation: str) -> Callable[[argparse.Namespace, Context], int]:
     def command(args: argparse.Namespace, ctx: Context) -> int:
-        payload = ctx.client().execute(_mutation(mutation, "EnvironmentIdInput"), {"input": {"id": args.id}})
+        if mutation == "deleteEnvironment":
+            query, variables = _mutation(mutation, "DeleteEnvironmentInput"), {"id": args.id, "force": args.force}
+        else:
+            query, variables = _mutation(mutation, "EnvironmentIdInput"), {"id": args.id}
+        payload = ctx.client().execute(query, {"input": variables})
         return _finish(args, ctx, payload[mutation], verb=f"{args.command} requested")
 
     return command

@@ -235,6 +235,8 @@ def _trace_table(operation: dict[str, Any], trace: dict[str, Any], bar: str) -> 
     header = f"{operation['kind']} {operation['id']}: {operation['state']}{took}"
     if operation.get("requestedBy"):
         header += f" (by {operation['requestedBy']}, attempt {operation.get('attempts', 1)})"
+    if operation.get("traceId"):
+        header += f"\ntrace id {operation['traceId']}"
     if not steps:
         return header + "\nno steps yet"
     ends = [(s["offsetSeconds"] or 0) + (s.get("durationSeconds") or 0) for s in steps]
