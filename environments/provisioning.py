@@ -28,6 +28,7 @@ from audit.actions import record
 from environments import events, tracing
 from environments.actions.clusters import cluster_config
 from environments.choices import (
+    EnvironmentMode,
     EnvironmentState,
     OperationKind,
     OperationState,
@@ -35,7 +36,14 @@ from environments.choices import (
     StepOutcome,
 )
 from environments.models import Environment, Operation, OperationStep, ServiceInstance, TeamPolicy
-from environments.render import QuotaPolicy, RenderContext, RenderError, render_environment
+from environments.render import (
+    ProviderRef,
+    QuotaPolicy,
+    RenderContext,
+    RenderError,
+    render_environment,
+    render_overlay,
+)
 from microstax import kube
 
 log = logging.getLogger(__name__)
@@ -172,12 +180,18 @@ class Provisioner:
     # -- converge: create, update, scale, resume, retry, stop ------------------------------------
 
     def render(self, *, stopped: bool):
+        if self.env.mode == EnvironmentMode.OVERLAY:
+            return self.render_overlay(stopped=stopped)
         spec = copy.deepcopy(self.env.spec)
         if stopped:
             for service in spec["services"]:
                 service["replicas"] = 0
+        context = self.context()
+        return render_environment(spec, context)
+
+    def context(self) -> RenderContext:
         cluster = self.env.cluster
-        context = RenderContext(
+        return RenderContext(
             environment_id=self.env.public_id,
             environment_slug=self.env.name,
             namespace=self.env.namespace,
@@ -188,7 +202,24 @@ class Provisioner:
             secret_values=self.env.generated_secrets(),
             quota=QuotaPolicy(**TeamPolicy.for_team(self.env.team).namespace_quota()),
         )
-        return render_environment(spec, context)
+
+    def render_overlay(self, *, stopped: bool):
+        """Only the overlay's local services, plus bridges to the providers of everything else."""
+        plan = self.env.difference_plan
+        spec = copy.deepcopy(plan["effective_spec"])
+        if stopped:
+            for service in spec["services"]:
+                service["replicas"] = 0
+        providers = {e.public_id: e for e in Environment.objects.filter(public_id__in=set(plan["inherited"].values()))}
+        inherited = {
+            name: ProviderRef(
+                environment_id=provider_id,
+                namespace=providers[provider_id].namespace,
+                routing_key=providers[provider_id].routing_key or None,
+            )
+            for name, provider_id in plan["inherited"].items()
+        }
+        return render_overlay(spec, self.context(), local=plan["local"], inherited=inherited)
 
     def converge(self, *, stopped: bool) -> None:
         with self.step("namespace") as details:
@@ -220,6 +251,18 @@ class Provisioner:
                     self.record_services(readiness, owners, stopped=stopped)
                     if not readiness.ready:
                         raise OperationFailed(_not_ready(readiness, owners))
+        provider_objects = getattr(rendered, "provider_objects", None) or {}
+        if provider_objects:
+            with self.step("admit in providers") as details:
+                for namespace, objects in sorted(provider_objects.items()):
+                    report = kube.apply(
+                        self.cluster, objects, environment_id=self.env.public_id, team_slug=self.env.team.slug
+                    )
+                    details[namespace] = {
+                        "created": len(report.created),
+                        "updated": len(report.updated),
+                        "unchanged": len(report.unchanged),
+                    }
         with self.step("prune") as details:
             pruned = kube.prune(self.cluster, self.env.namespace, rendered.objects, environment_id=self.env.public_id)
             details["deleted"] = [str(ref) for ref in pruned.deleted]
@@ -240,7 +283,8 @@ class Provisioner:
         for service, items in by_service.items():
             failed = [i for i in items if i.state == kube.State.FAILED]
             pending = [i for i in items if i.state == kube.State.PENDING]
-            rows = ServiceInstance.objects.filter(environment=self.env, name=service)
+            # Inherited services keep their status: their bridge being ready says nothing about them.
+            rows = ServiceInstance.objects.filter(environment=self.env, name=service, provided_by=self.env)
             if failed or pending:
                 worst = (failed or pending)[0]
                 status = ServiceStatus.FAILED if failed else ServiceStatus.STARTING
@@ -253,6 +297,17 @@ class Provisioner:
     # -- delete ---------------------------------------------------------------------------------
 
     def delete(self) -> None:
+        if self.env.mode == EnvironmentMode.OVERLAY and self.env.difference_plan:
+            # What the overlay placed in its providers' namespaces does not go with its own namespace.
+            namespaces = set(
+                Environment.objects.filter(
+                    public_id__in=set(self.env.difference_plan["inherited"].values())
+                ).values_list("namespace", flat=True)
+            )
+            with self.step("withdraw from providers") as details:
+                for namespace in sorted(namespaces):
+                    pruned = kube.prune(self.cluster, namespace, [], environment_id=self.env.public_id)
+                    details[namespace] = [str(ref) for ref in pruned.deleted]
         with self.step("delete namespace") as details:
             state = kube.delete_namespace(self.cluster, self.env.namespace)
             details["phase"] = state.phase

@@ -25,6 +25,7 @@ from environments.actions.sparse import (
     OverlayConflict,
     chain_of,
     create_overlay,
+    plan_isolated,
     plan_overlay,
     promote_environment,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "OverlayConflict",
     "chain_of",
     "create_overlay",
+    "plan_isolated",
     "plan_overlay",
     "promote_environment",
     "check_cluster",

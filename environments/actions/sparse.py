@@ -157,6 +157,29 @@ def plan_overlay(*, actor, base: Environment, source: str, name: str | None = No
     )
 
 
+def plan_isolated(*, source: str):
+    """The plan of a stand-alone environment: every service is added, nothing inherited."""
+    from environments.planner import Layer
+    from environments.planner import plan_overlay as plan
+
+    result = validate_blueprint(source or "")
+    if not result.valid:
+        raise InvalidBlueprint(result.problems)
+    spec = result.normalized
+    empty = {**spec, "services": []}
+    root = Layer(environment_id="(nothing)", name="(nothing)", mode=EnvironmentMode.BASELINE, spec=empty)
+    layer = Layer(
+        environment_id="(new environment)",
+        name=spec["name"],
+        mode=EnvironmentMode.OVERLAY,
+        spec=spec,
+        state=EnvironmentState.PENDING,
+        header_name=spec["routing"]["headerName"],
+        routing_key=spec["name"],
+    )
+    return plan([root], layer)
+
+
 def _effective_services(chain: list[Environment]) -> set[str]:
     from environments.planner import effective_spec
 

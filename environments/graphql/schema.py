@@ -8,7 +8,15 @@ from blueprints.graphql.types import Problem
 from blueprints.models import BlueprintVersion
 from environments import actions, models
 from environments.choices import STATE_ALIASES, EnvironmentMode, EnvironmentState
-from environments.graphql.types import Cluster, Environment, EnvironmentError, EnvironmentErrorCode, LogLine
+from environments.graphql.types import (
+    Cluster,
+    Environment,
+    EnvironmentError,
+    EnvironmentErrorCode,
+    EnvironmentPlan,
+    LogLine,
+    PlanConflict,
+)
 from environments.graphql.types import Operation as OperationType
 from microstax import kube
 from microstax.graphql.context import current_user
@@ -22,8 +30,16 @@ from microstax.teams.graphql.schema import resolve_team
 
 def _error(exc: DomainError) -> EnvironmentError:
     problems = [Problem.from_data(p) for p in getattr(exc, "problems", [])]
+    conflicts = [
+        PlanConflict(code=str(c.code), services=list(c.services), message=c.message)
+        for c in getattr(exc, "conflicts", [])
+    ]
     return EnvironmentError(
-        code=EnvironmentErrorCode(exc.code), field=exc.field, message=exc.message, problems=problems
+        code=EnvironmentErrorCode(exc.code),
+        field=exc.field,
+        message=exc.message,
+        problems=problems,
+        conflicts=conflicts,
     )
 
 
@@ -95,6 +111,27 @@ class CreateEnvironmentInput:
     plan: str | None = None
     ttl: str | None = strawberry.field(default=None, description="e.g. 48h; default: the blueprint's ttl")
     cluster: str | None = strawberry.field(default=None, description="cluster name or id; default: the default")
+
+
+@strawberry.input
+class CreateOverlayInput:
+    base: strawberry.ID = strawberry.field(description="The baseline or overlay to derive from (env_…)")
+    yaml: str = strawberry.field(description="Only what changes: replaced, added or removed services")
+    name: str | None = None
+    ttl: str | None = strawberry.field(default=None, description="default 24h for overlays")
+
+
+@strawberry.input
+class PlanEnvironmentInput:
+    yaml: str
+    base: strawberry.ID | None = strawberry.field(default=None, description="plan as an overlay of this base")
+    name: str | None = None
+
+
+@strawberry.type
+class PlanPayload:
+    plan: EnvironmentPlan | None = None
+    errors: list[EnvironmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -197,6 +234,35 @@ class Query:
         if team:
             queryset = queryset.filter(Q(team__public_id=team) | Q(team__slug=team))
         return paginate(queryset, first=first, after=after)
+
+    @strawberry.field(description="Overlays deriving from a baseline (directly or through other overlays)")
+    def overlays(
+        self, info: Info, baseline: strawberry.ID, first: int | None = None, after: str | None = None
+    ) -> Connection[Environment]:
+        user = current_user(info)
+        try:
+            base = resolve_environment(user, baseline)
+        except NotFound:
+            raise bad_input("baseline not found", field="baseline") from None
+        ids, frontier = [], [base.pk]
+        while frontier:
+            frontier = list(models.Environment.objects.filter(parent__in=frontier).values_list("pk", flat=True))
+            ids += frontier
+        queryset = visible_environments(user).filter(pk__in=ids).exclude(state=EnvironmentState.DELETED)
+        return paginate(queryset.order_by("-created_at", "-pk"), first=first, after=after)
+
+    @strawberry.field(description="Dry run: the difference graph a blueprint would get, with no side effects")
+    def plan_environment(self, info: Info, input: PlanEnvironmentInput) -> PlanPayload:
+        user = current_user(info)
+        try:
+            if input.base:
+                base = resolve_environment(user, input.base)
+                _, plan = actions.plan_overlay(actor=user, base=base, source=input.yaml, name=input.name)
+            else:
+                plan = actions.plan_isolated(source=input.yaml)
+        except DomainError as exc:
+            return PlanPayload(errors=[_error(exc)])
+        return PlanPayload(plan=EnvironmentPlan.from_dict(plan.to_dict()))
 
     @strawberry.field(description="One environment by id (env_…); null when absent or not visible")
     def environment(self, info: Info, id: strawberry.ID) -> Environment | None:
@@ -303,6 +369,17 @@ class Mutation:
                 cluster=_cluster(input.cluster),
                 mode=EnvironmentMode.BASELINE,
             )
+            return env, _latest_operation(env)
+
+        return _payload(user, run)
+
+    @strawberry.mutation(description="Create an overlay that runs only what it changes on top of its base")
+    def create_overlay(self, info: Info, input: CreateOverlayInput) -> EnvironmentPayload:
+        user = current_user(info)
+
+        def run():
+            base = resolve_environment(user, input.base)
+            env = actions.create_overlay(actor=user, base=base, source=input.yaml, name=input.name, ttl=input.ttl)
             return env, _latest_operation(env)
 
         return _payload(user, run)

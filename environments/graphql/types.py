@@ -28,12 +28,76 @@ class EnvironmentErrorCode(Enum):
     UNPINNED_IMAGES = "UNPINNED_IMAGES"
 
 
+@strawberry.type(description="Why an overlay cannot be created as planned")
+class PlanConflict:
+    code: str
+    services: list[str]
+    message: str
+
+
 @strawberry.type
 class EnvironmentError:
     code: EnvironmentErrorCode
     field: str | None
     message: str
     problems: list[Problem] = strawberry.field(default_factory=list)
+    conflicts: list[PlanConflict] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="One service in a difference graph")
+class ServicePlan:
+    name: str
+    status: str = strawberry.field(description="added, changed, unchanged, removed or promoted")
+    provider: str = strawberry.field(description="The environment that runs it (empty when removed)")
+    reasons: JSON = strawberry.field(description="Machine-readable reasons: [{code, …}]")
+
+
+@strawberry.type(description="The difference graph: what would run locally, what is inherited, and the saving")
+class EnvironmentPlan:
+    services: list[ServicePlan]
+    local: list[str]
+    inherited: JSON = strawberry.field(description="service → provider environment id")
+    conflicts: list[PlanConflict]
+    saving: JSON = strawberry.field(description="Resources of a full clone vs this overlay, and what is saved")
+    effective_spec: JSON
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EnvironmentPlan:
+        return cls(
+            services=[
+                ServicePlan(name=s["name"], status=s["status"], provider=s["provider"], reasons=s["reasons"])
+                for s in data["services"]
+            ],
+            local=data["local"],
+            inherited=data["inherited"],
+            conflicts=[PlanConflict(**c) for c in data["conflicts"]],
+            saving=data["saving"],
+            effective_spec=data["effective_spec"],
+        )
+
+
+@strawberry.type
+class LineageLayer:
+    id: strawberry.ID
+    name: str
+    mode: str
+    state: str
+    routing_key: str
+
+
+@strawberry.type
+class LineageService:
+    name: str
+    provided_by: strawberry.ID
+    provided_by_name: str
+    status: str
+    why: str = strawberry.field(description="local, inherited, or the plan's status for overlays")
+
+
+@strawberry.type(description="The chain from the baseline to this environment and who provides each service")
+class Lineage:
+    chain: list[LineageLayer]
+    services: list[LineageService]
 
 
 @strawberry_django.type(models.Cluster, description="A Kubernetes cluster environments run on (no credentials)")
@@ -154,6 +218,37 @@ class Environment:
     @strawberry.field(description="Operations, newest first")
     def operations(self, root: models.Environment, last: int = 20) -> list[Operation]:
         return list(root.operations.all())[: max(1, min(last, 100))]
+
+    @strawberry.field(description="The base this environment derives from (overlays)")
+    def parent_id(self, root: models.Environment) -> strawberry.ID | None:
+        return root.parent.public_id if root.parent_id else None
+
+    @strawberry.field(description="The difference graph this overlay was provisioned from (null otherwise)")
+    def plan(self, root: models.Environment) -> EnvironmentPlan | None:
+        return EnvironmentPlan.from_dict(root.difference_plan) if root.difference_plan else None
+
+    @strawberry.field(description="The provider chain and, per service, which environment provides it and why")
+    def lineage(self, root: models.Environment) -> Lineage:
+        from environments.actions import chain_of
+
+        chain = chain_of(root)
+        statuses = {s["name"]: s["status"] for s in (root.difference_plan or {}).get("services", [])}
+        return Lineage(
+            chain=[
+                LineageLayer(id=e.public_id, name=e.name, mode=e.mode, state=e.state, routing_key=e.routing_key)
+                for e in chain
+            ],
+            services=[
+                LineageService(
+                    name=s.name,
+                    provided_by=s.provided_by.public_id,
+                    provided_by_name=s.provided_by.name,
+                    status=s.status,
+                    why=statuses.get(s.name) or ("local" if s.provided_by_id == root.pk else "inherited"),
+                )
+                for s in root.services.all()
+            ],
+        )
 
     @classmethod
     def get_queryset(cls, queryset, info: Info, **kwargs):

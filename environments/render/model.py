@@ -114,7 +114,10 @@ class RenderedEnvironment:
     ``endpoints`` maps exposed services to their external URLs (empty without an ingress
     domain); ``services`` maps each rendered service to the objects that belong to it;
     ``warnings`` explains anything rendered in a degraded way (a missing seed script, an
-    unsupported mock mode), in service order.
+    unsupported mock mode), in service order. ``provider_objects`` holds objects this
+    environment needs in *other* namespaces, by namespace (an overlay's ingress allowances in
+    its providers' namespaces); they carry this environment's labels, so they are pruned with
+    it (``prune(cluster, namespace, desired, environment_id=<this environment>)`` per namespace).
     """
 
     objects: list[dict[str, Any]]
@@ -122,3 +125,18 @@ class RenderedEnvironment:
     endpoints: dict[str, list[str]]
     services: dict[str, list[ObjectRef]]
     warnings: list[str] = field(default_factory=list)
+    provider_objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderRef:
+    """Which environment runs a service an overlay does not run itself, and where.
+
+    ``routing_key`` is the provider's ``overlayId`` when it is an overlay, ``None`` for the
+    baseline. The namespace is where the provider's Service of the same name lives, so
+    ``<service>.<namespace>.svc.cluster.local`` reaches it from anywhere in the cluster.
+    """
+
+    environment_id: str
+    namespace: str
+    routing_key: str | None = None

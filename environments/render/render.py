@@ -51,6 +51,18 @@ def live_services(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in spec["services"] if not s.get("removed")}
 
 
+def published_ports(ctx: RenderContext, spec: Mapping[str, Any], service: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ports the service's Service publishes, as :func:`render_environment` renders it.
+
+    A replacing mock publishes its own ports instead of the service's, a sidecar mock adds its
+    port; bridges and routers of another environment must offer exactly these.
+    """
+    mock = mocks.mock_parts(ctx, dict(spec), service)
+    if mocks.replaces(service):
+        return list(mock.service_ports)
+    return [*service["ports"], *mock.service_ports]
+
+
 def required_files(spec: Mapping[str, Any]) -> list[str]:
     """Repository paths whose text the caller should pass in :attr:`RenderContext.files`."""
     paths = set()
