@@ -43,7 +43,9 @@ from environments.render import (
     RenderError,
     render_environment,
     render_overlay,
+    render_routing,
 )
+from environments.render.model import RenderedEnvironment, Wave
 from microstax import kube
 
 log = logging.getLogger(__name__)
@@ -143,7 +145,24 @@ class Provisioner:
             self.fail(_reason(exc))
             return f"failed: {_reason(exc)}"
         self.finish(OperationState.SUCCEEDED)
+        if self.env.mode == EnvironmentMode.OVERLAY and kind in (
+            OperationKind.CREATE,
+            OperationKind.UPDATE,
+            OperationKind.RETRY,
+            OperationKind.DELETE,
+        ):
+            self.reroute_baseline()
         return "succeeded"
+
+    def reroute_baseline(self) -> None:
+        """Let the chain's baseline add or drop the routers that send this overlay's key to it."""
+        from environments.actions import reconcile_environment
+        from environments.actions.sparse import chain_of
+
+        root = chain_of(self.env)[0]
+        root.refresh_from_db()
+        if root.mode == EnvironmentMode.BASELINE and root.state in (EnvironmentState.READY, EnvironmentState.DEGRADED):
+            reconcile_environment(actor=None, env=root)
 
     def finish(self, state: str, error: str = "") -> None:
         now = timezone.now()
@@ -187,7 +206,39 @@ class Provisioner:
             for service in spec["services"]:
                 service["replicas"] = 0
         context = self.context()
-        return render_environment(spec, context)
+        rendered = render_environment(spec, context)
+        if self.env.mode == EnvironmentMode.BASELINE:
+            routes = self.baseline_routes(spec)
+            if routes:
+                rendered = _with_routing(
+                    rendered, render_routing(spec, context, routes, header_name=spec["routing"]["headerName"])
+                )
+        return rendered
+
+    def baseline_routes(self, spec: dict) -> dict[str, dict[str, ProviderRef]]:
+        """For each baseline service some live overlay runs itself: routing key → nearest provider."""
+        from environments.actions.lifecycle import _live_descendants
+
+        overlays = [
+            o
+            for o in _live_descendants(self.env)
+            if o.difference_plan and o.state not in (EnvironmentState.DELETING, EnvironmentState.DELETED)
+        ]
+        by_id = {o.public_id: o for o in overlays}
+        baseline_services = {s["name"] for s in spec["services"] if not s.get("removed")}
+        routes: dict[str, dict[str, ProviderRef]] = {}
+        for overlay in overlays:
+            plan = overlay.difference_plan
+            providers = {name: overlay for name in plan["local"]}
+            providers.update({name: by_id[pid] for name, pid in plan["inherited"].items() if pid in by_id})
+            for name, provider in providers.items():
+                if name in baseline_services:
+                    routes.setdefault(name, {})[overlay.routing_key] = ProviderRef(
+                        environment_id=provider.public_id,
+                        namespace=provider.namespace,
+                        routing_key=provider.routing_key or None,
+                    )
+        return routes
 
     def context(self) -> RenderContext:
         cluster = self.env.cluster
@@ -219,7 +270,12 @@ class Provisioner:
             )
             for name, provider_id in plan["inherited"].items()
         }
-        return render_overlay(spec, self.context(), local=plan["local"], inherited=inherited)
+        from environments.actions.sparse import chain_of
+
+        root = chain_of(self.env)[0]
+        return render_overlay(
+            spec, self.context(), local=plan["local"], inherited=inherited, baseline_namespace=root.namespace
+        )
 
     def converge(self, *, stopped: bool) -> None:
         with self.step("namespace") as details:
@@ -319,6 +375,24 @@ class Provisioner:
                 raise OperationFailed(f"namespace {self.env.namespace} is still {state.phase} (waiting on: {blocking})")
         self.env.services.update(status=ServiceStatus.STOPPED, ready_replicas=0, endpoints=[])
         self._set_state(EnvironmentState.DELETED)
+
+
+def _with_routing(rendered: RenderedEnvironment, routing: RenderedEnvironment) -> RenderedEnvironment:
+    """The baseline's objects with its routing: taken-over Services replace their plain versions,
+    so each object is applied once, and the routing waves come after the baseline's own."""
+    replaced = {(o["kind"], o["metadata"]["name"]) for o in routing.objects}
+    waves = [
+        Wave(w.name, [o for o in w.objects if (o["kind"], o["metadata"]["name"]) not in replaced], w.wait)
+        for w in rendered.waves
+    ]
+    waves += routing.waves
+    return RenderedEnvironment(
+        objects=[o for w in waves for o in w.objects],
+        waves=[w for w in waves if w.objects],
+        endpoints=rendered.endpoints,
+        services=rendered.services,
+        warnings=[*rendered.warnings, *routing.warnings],
+    )
 
 
 def _owners(rendered) -> dict[tuple[str, str], str]:

@@ -95,6 +95,7 @@ def resolve_layer(
     port_changes: dict[str, dict[str, list[dict[str, Any]]]] = {}
     listed_unchanged: set[str] = set()
 
+    # 1. Classify what the layer declares against the parent's effective versions.
     for name, own in sorted(own_services(layer.spec).items()):
         upstream = parent.services.get(name)
         upstream_provider = parent.providers.get(name)
@@ -134,6 +135,7 @@ def resolve_layer(
         if contract["changed"] or contract["removed"]:
             port_changes[name] = contract
 
+    # 2. Promote inherited callers of local services until nothing more is pulled in.
     callers: dict[str, list[str]] = {}
     for name in sorted(services):
         for target in depends_on(services[name]):
@@ -162,6 +164,7 @@ def resolve_layer(
             providers[caller] = local_id
             queue.append(caller)
 
+    # 3. Explain promotions and contract changes now that the local set is final.
     for name, status in statuses.items():
         if status is Status.PROMOTED:
             # Recomputed after the fixed point so every local callee that pulls it in is named,

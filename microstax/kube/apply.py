@@ -39,12 +39,14 @@ KIND_ORDER: tuple[str, ...] = (
     "Job",
     "Ingress",
     "HTTPRoute",
+    "ReferenceGrant",
 )
 _RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
 
 # Namespaced kinds prune looks at, as (apiVersion, kind). Kinds the cluster does not serve (the
 # Gateway API's HTTPRoute without its CRDs) are skipped.
 PRUNABLE_KINDS: tuple[tuple[str, str], ...] = (
+    ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
     ("networking.k8s.io/v1", "Ingress"),
     ("gateway.networking.k8s.io/v1", "HTTPRoute"),
     ("batch/v1", "Job"),

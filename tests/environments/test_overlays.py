@@ -105,3 +105,37 @@ def test_deleting_a_baseline_with_overlays_needs_force_and_removes_overlays_firs
     assert {e.state for e in Environment.objects.all()} == {"deleted"}
     assert sim.get("namespaces", "", overlay.namespace) is None
     assert sim.get("namespaces", "", baseline.namespace) is None
+
+
+def test_the_baseline_routes_the_overlay_key_while_the_overlay_lives(
+    overlay, baseline, owner, sim, django_capture_on_commit_callbacks
+):
+    # given: the overlay is ready, so its baseline re-rendered its routers
+    reconcile = baseline.operations.filter(kind="reconcile").first()
+    assert reconcile is not None and reconcile.state == "succeeded", reconcile and reconcile.error
+    routers = sorted(
+        d["metadata"]["name"]
+        for d in sim.list("deployments", baseline.namespace)
+        if d["metadata"]["name"].endswith("-router")
+    )
+    assert routers == ["checkout-router", "storefront-router"]
+    checkout = sim.get("services", baseline.namespace, "checkout")
+    assert checkout["spec"]["selector"].get("microstax.io/router-for") == "checkout"
+    assert sim.get("services", baseline.namespace, "checkout-origin") is not None
+    config = next(
+        c for c in sim.list("configmaps", baseline.namespace) if c["metadata"]["name"].startswith("checkout-router")
+    )
+    assert "feat-checkout" in "".join(config["data"].values())
+
+    # when the overlay goes, the routers go and the Service points at the baseline's pods again
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.delete_environment(actor=owner, env=overlay)
+    assert not [d for d in sim.list("deployments", baseline.namespace) if d["metadata"]["name"].endswith("-router")]
+    assert "microstax.io/router-for" not in sim.get("services", baseline.namespace, "checkout")["spec"]["selector"]
+    assert sim.get("services", baseline.namespace, "checkout-origin") is None
+    leftovers = [
+        p["metadata"]["name"]
+        for p in sim.list("networkpolicies", baseline.namespace)
+        if p["metadata"]["labels"].get("microstax.io/environment") == overlay.public_id
+    ]
+    assert leftovers == [], "the overlay's admissions in the baseline namespace are withdrawn"
