@@ -110,6 +110,7 @@ class Environment(PublicIdModel):
     auto_shutdown_delay_minutes = models.PositiveIntegerField(default=30)
     last_activity_at = models.DateTimeField(default=timezone.now)
     difference_plan = models.JSONField(null=True, blank=True, help_text="The resolved difference graph")
+    plan_outdated = models.BooleanField(default=False, help_text="A provider changed since this overlay was planned")
     requested_cpu_millicores = models.PositiveIntegerField(default=0, help_text="Sum of CPU requests, for quotas")
     requested_memory_mib = models.PositiveIntegerField(default=0, help_text="Sum of memory requests, for quotas")
     secrets_encrypted = models.TextField(blank=True, editable=False, help_text="Generated secret values")
@@ -253,6 +254,7 @@ class TeamPolicy(models.Model):
     max_memory_mib = models.PositiveIntegerField(default=32768, help_text="Sum of memory requests, MiB")
     default_ttl_hours = models.PositiveIntegerField(null=True, blank=True, help_text="TTL when none is given")
     max_pods_per_environment = models.PositiveIntegerField(default=100, help_text="ResourceQuota pods per namespace")
+    overlay_ttl_hours = models.PositiveIntegerField(default=24, help_text="TTL of overlays when none is given")
 
     def __str__(self) -> str:
         return f"policy of {self.team}"

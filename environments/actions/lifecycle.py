@@ -284,36 +284,62 @@ def _require_use(actor, env: Environment) -> None:
 def update_environment(
     *, actor, env: Environment, source: str | None = None, blueprint_version=None, plan: str | None = None
 ) -> Operation:
-    """Apply a new blueprint: the provisioner diffs normalized specs and touches only what changed."""
+    """Apply a new blueprint: the provisioner diffs normalized specs and touches only what changed.
+
+    An overlay is re-planned against its chain (conflicts refuse the update); overlays below the
+    updated environment are re-planned too, and flagged when their plan moved.
+    """
+    from environments.actions import sparse
+
     _require_use(actor, env)
     if blueprint_version is not None:
         if blueprint_version.blueprint.team_id != env.team_id:
             raise InvalidInput("the blueprint version belongs to another team", field="blueprintVersion")
         source = blueprint_version.source
-    spec = _validated_spec(source or "", plan if plan is not None else (env.plan_name or None))
-    if spec["routing"]["mode"] != env.mode:
-        raise InvalidInput(f"an update cannot change the mode ({env.mode} → {spec['routing']['mode']})", field="yaml")
-    cpu, memory = _requested(spec)
+    difference_plan = None
+    if env.mode == EnvironmentMode.OVERLAY:
+        spec, overlay_plan = sparse.plan_overlay(
+            actor=actor, base=env.parent, source=source or "", name=env.name, environment_id=env.public_id
+        )
+        if overlay_plan.conflicts:
+            raise sparse.OverlayConflict(overlay_plan.conflicts)
+        difference_plan = overlay_plan.to_dict()
+        cpu = overlay_plan.saving["overlay"]["cpu_millicores"]
+        memory = overlay_plan.saving["overlay"]["memory_mib"]
+        secrets_spec = overlay_plan.effective_spec
+    else:
+        spec = _validated_spec(source or "", plan if plan is not None else (env.plan_name or None))
+        compatible = {env.mode} | ({EnvironmentMode.ISOLATED} if env.mode == EnvironmentMode.BASELINE else set())
+        if spec["routing"]["mode"] not in compatible:
+            raise InvalidInput(
+                f"an update cannot change the mode ({env.mode} → {spec['routing']['mode']})", field="yaml"
+            )
+        cpu, memory = _requested(spec)
+        secrets_spec = spec
     _check_quota(env.team, cpu, memory, excluding=env)
     with transaction.atomic():
         previous_hash = env.spec_hash
         env.source, env.spec, env.spec_hash = source, spec, spec_hash(spec)
         env.blueprint_version = blueprint_version
         env.requested_cpu_millicores, env.requested_memory_mib = cpu, memory
-        env.set_generated_secrets(_generate_secrets(spec, env.generated_secrets()))
-        env.save(
-            update_fields=[
-                "source",
-                "spec",
-                "spec_hash",
-                "blueprint_version",
-                "requested_cpu_millicores",
-                "requested_memory_mib",
-                "secrets_encrypted",
-            ]
-        )
-        _sync_service_rows(env)
-        return _operate(
+        env.set_generated_secrets(_generate_secrets(secrets_spec, env.generated_secrets()))
+        fields = [
+            "source",
+            "spec",
+            "spec_hash",
+            "blueprint_version",
+            "requested_cpu_millicores",
+            "requested_memory_mib",
+            "secrets_encrypted",
+        ]
+        if difference_plan is not None:
+            env.difference_plan, env.plan_outdated = difference_plan, False
+            fields += ["difference_plan", "plan_outdated"]
+            sparse.sync_overlay_rows(env, overlay_plan)
+        else:
+            _sync_service_rows(env)
+        env.save(update_fields=fields)
+        operation = _operate(
             env,
             actor,
             kind=OperationKind.UPDATE,
@@ -321,6 +347,8 @@ def update_environment(
             action="environment.update",
             previous_spec_hash=previous_hash,
         )
+        sparse.flag_outdated_overlays(env)
+        return operation
 
 
 def stop_environment(*, actor, env: Environment) -> Operation:
@@ -346,18 +374,36 @@ def scale_service(*, actor, env: Environment, service: str, replicas: int) -> Op
     _require_use(actor, env)
     if not 0 <= replicas <= 50:
         raise InvalidInput("replicas must be between 0 and 50", field="replicas")
-    spec = copy.deepcopy(env.spec)
+    overlay = env.mode == EnvironmentMode.OVERLAY
+    if overlay and service not in (env.difference_plan or {}).get("local", []):
+        provider = (env.difference_plan or {}).get("inherited", {}).get(service)
+        raise InvalidInput(
+            f"'{service}' is inherited from {provider}; scale it there"
+            if provider
+            else f"environment has no service '{service}'",
+            field="service",
+        )
+    # An overlay runs its plan's effective spec (promoted services are not in its own delta).
+    plan = copy.deepcopy(env.difference_plan) if overlay else None
+    spec = plan["effective_spec"] if overlay else copy.deepcopy(env.spec)
     target = next((s for s in spec["services"] if s["name"] == service and not s.get("removed")), None)
     if target is None:
         raise InvalidInput(f"environment has no service '{service}'", field="service")
     target["replicas"] = replicas
-    cpu, memory = _requested(spec)
+    local = [s for s in spec["services"] if not overlay or s["name"] in plan["local"]]
+    cpu, memory = _requested({"services": local})
     _check_quota(env.team, cpu, memory, excluding=env)
     with transaction.atomic():
-        env.spec, env.spec_hash = spec, spec_hash(spec)
+        if overlay:
+            env.difference_plan = plan
+            env.services.filter(name=service).update(desired_replicas=replicas)
+        else:
+            env.spec, env.spec_hash = spec, spec_hash(spec)
+            _sync_service_rows(env)
         env.requested_cpu_millicores, env.requested_memory_mib = cpu, memory
-        env.save(update_fields=["spec", "spec_hash", "requested_cpu_millicores", "requested_memory_mib"])
-        _sync_service_rows(env)
+        env.save(
+            update_fields=["spec", "spec_hash", "difference_plan", "requested_cpu_millicores", "requested_memory_mib"]
+        )
         return _operate(
             env,
             actor,

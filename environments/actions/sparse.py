@@ -29,14 +29,13 @@ from environments.choices import (
     OperationKind,
     ServiceStatus,
 )
-from environments.models import Environment, ServiceInstance
+from environments.models import Environment, ServiceInstance, TeamPolicy
 from microstax.lib.errors import Conflict, InvalidInput
 from microstax.lib.ids import new_public_id
 from microstax.teams import permissions
 from microstax.teams.choices import TeamPermission
 
 _PINNED = re.compile(r"(@sha256:[0-9a-f]{64}$)|(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)")
-OVERLAY_DEFAULT_TTL = timedelta(hours=24)
 
 
 class OverlayConflict(InvalidInput):
@@ -123,9 +122,6 @@ def _layer(env: Environment):
 
 def plan_overlay(*, actor, base: Environment, source: str, name: str | None = None, environment_id: str | None = None):
     """The difference graph of an overlay of ``base``: a dry run, nothing is written."""
-    from environments.planner import Layer
-    from environments.planner import plan_overlay as plan
-
     permissions.require_team_perm(actor, base.team, TeamPermission.VIEW, doing="planning overlays")
     if base.mode not in (EnvironmentMode.BASELINE, EnvironmentMode.OVERLAY):
         raise InvalidInput(
@@ -134,26 +130,91 @@ def plan_overlay(*, actor, base: Environment, source: str, name: str | None = No
             code="OVERLAY_CONFLICT",
         )
     chain = chain_of(base)
-    effective_upstream = _effective_services(chain)
-    result = validate_blueprint(source or "", base_given=True, known_upstream_services=effective_upstream)
+    result = validate_blueprint(source or "", base_given=True, known_upstream_services=_effective_services(chain))
     if not result.valid:
         raise InvalidBlueprint(result.problems)
     spec = result.normalized
     spec["routing"]["mode"] = EnvironmentMode.OVERLAY
     overlay_name = (name or spec["name"]).strip().lower()
-    key = spec["routing"].get("overlayId") or overlay_name
+    return spec, plan_on_chain(chain, spec, name=overlay_name, environment_id=environment_id)
+
+
+def plan_on_chain(chain: list[Environment], spec: dict, *, name: str, environment_id: str | None = None):
+    """Plan an overlay spec on top of a chain read from the database (root-first)."""
+    from environments.planner import Layer
+    from environments.planner import plan_overlay as plan
+
+    base = chain[-1]
+    key = spec["routing"].get("overlayId") or name
     siblings = Environment.objects.live().filter(parent=base).exclude(public_id=environment_id or "")
     overlay = Layer(
         environment_id=environment_id or "(new overlay)",
-        name=overlay_name,
+        name=name,
         mode=EnvironmentMode.OVERLAY,
         spec=spec,
         state=EnvironmentState.PENDING,
         header_name=spec["routing"]["headerName"],
         routing_key=key,
     )
-    return spec, plan(
+    return plan(
         [_layer(env) for env in chain], overlay, sibling_routing_keys=siblings.values_list("routing_key", flat=True)
+    )
+
+
+def sync_overlay_rows(env: Environment, plan) -> None:
+    """One ServiceInstance per effective service: local ones run here, the rest name their provider."""
+    live = [service for service in plan.services if service.status != "removed"]
+    providers = {e.public_id: e for e in Environment.objects.filter(public_id__in={s.provider for s in live})}
+    env.services.exclude(name__in=[s.name for s in live]).delete()
+    existing = {row.name: row for row in env.services.all()}
+    local = set(plan.local)
+    for service in live:
+        provider = env if service.name in local else providers[service.provider]
+        replicas = (service.spec or {}).get("replicas", 1)
+        status = ServiceStatus.PENDING if service.name in local else ServiceStatus.INHERITED
+        row = existing.get(service.name)
+        if row is None:
+            ServiceInstance.objects.create(
+                environment=env, name=service.name, provided_by=provider, desired_replicas=replicas, status=status
+            )
+        elif row.provided_by_id != provider.pk or row.desired_replicas != replicas:
+            ServiceInstance.objects.filter(pk=row.pk).update(
+                provided_by=provider, desired_replicas=replicas, status=status
+            )
+
+
+def replan(env: Environment):
+    """The plan an existing overlay would get now, against its chain as it is."""
+    return plan_on_chain(chain_of(env.parent), env.spec, name=env.name, environment_id=env.public_id)
+
+
+def flag_outdated_overlays(base: Environment) -> list[Environment]:
+    """After ``base`` changed, re-plan every live overlay below it and flag those whose plan moved.
+
+    Overlays keep running what they were provisioned with; an update (or retry) adopts the new plan.
+    """
+    from environments.actions.lifecycle import _live_descendants
+
+    flagged = []
+    for overlay in reversed(_live_descendants(base)):  # parents before children
+        if not overlay.difference_plan:
+            continue
+        fresh = replan(overlay).to_dict()
+        outdated = _plan_digest(fresh) != _plan_digest(overlay.difference_plan)
+        if outdated != overlay.plan_outdated:
+            Environment.objects.filter(pk=overlay.pk).update(plan_outdated=outdated)
+            overlay.plan_outdated = outdated
+        if outdated:
+            flagged.append(overlay)
+    return flagged
+
+
+def _plan_digest(plan: dict) -> tuple:
+    return (
+        tuple(plan["local"]),
+        tuple(sorted(plan["inherited"].items())),
+        tuple((s["name"], s["status"]) for s in plan["services"]),
+        spec_hash(plan["effective_spec"]),
     )
 
 
@@ -207,7 +268,7 @@ def create_overlay(
 
         expires_at = _expires_at(ttl, {}, base.team)
     else:
-        expires_at = timezone.now() + OVERLAY_DEFAULT_TTL
+        expires_at = timezone.now() + timedelta(hours=TeamPolicy.for_team(base.team).overlay_ttl_hours)
     env = Environment(
         public_id=public_id,
         team=base.team,
@@ -229,8 +290,6 @@ def create_overlay(
         created_by=actor,
     )
     env.set_generated_secrets(_generate_secrets(plan.effective_spec, {}))
-    providers = {s.name: s.provider for s in plan.services if s.status != "removed"}
-    provider_envs = {e.public_id: e for e in Environment.objects.filter(public_id__in=set(providers.values()))}
     try:
         with transaction.atomic():
             type(base.team).objects.select_for_update().filter(pk=base.team.pk).first()
@@ -238,17 +297,7 @@ def create_overlay(
 
             _check_quota(base.team, cpu, memory)
             env.save()
-            ServiceInstance.objects.bulk_create(
-                ServiceInstance(
-                    environment=env,
-                    name=service.name,
-                    provided_by=env if service.name in local else provider_envs[service.provider],
-                    desired_replicas=(service.spec or {}).get("replicas", 1),
-                    status=ServiceStatus.PENDING if service.name in local else ServiceStatus.INHERITED,
-                )
-                for service in plan.services
-                if service.status != "removed"
-            )
+            sync_overlay_rows(env, plan)
             operation = _new_operation(env, OperationKind.CREATE, actor)
             record(
                 action="environment.overlay.create",

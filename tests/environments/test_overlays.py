@@ -139,3 +139,37 @@ def test_the_baseline_routes_the_overlay_key_while_the_overlay_lives(
         if p["metadata"]["labels"].get("microstax.io/environment") == overlay.public_id
     ]
     assert leftovers == [], "the overlay's admissions in the baseline namespace are withdrawn"
+
+
+def test_updating_the_baseline_flags_overlays_whose_plan_moved(
+    overlay, baseline, owner, django_capture_on_commit_callbacks
+):
+    # the baseline now changes storefront, which the overlay promoted: the overlay's plan moves
+    changed = BASELINE.replace("storefront:2.3.0", "storefront:2.4.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.update_environment(actor=owner, env=baseline, source=changed)
+    overlay.refresh_from_db()
+    assert overlay.plan_outdated
+    # an update of the overlay adopts the new plan
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.update_environment(actor=owner, env=overlay, source=OVERLAY)
+    overlay.refresh_from_db()
+    assert not overlay.plan_outdated and overlay.state == "ready", overlay.state_reason
+
+
+def test_scaling_in_an_overlay_applies_to_local_services_only(
+    overlay, baseline, owner, sim, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.scale_service(actor=owner, env=overlay, service="checkout", replicas=2)
+    assert sim.get("deployments", overlay.namespace, "checkout")["spec"]["replicas"] == 2
+    with pytest.raises(InvalidInput, match="inherited from"):
+        actions.scale_service(actor=owner, env=overlay, service="payments", replicas=2)
+
+
+def test_overlays_default_to_the_team_overlay_ttl(overlay):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert timedelta(hours=23) < overlay.expires_at - timezone.now() <= timedelta(hours=24)
