@@ -94,6 +94,9 @@ class Environment(PublicIdModel):
         "blueprints.BlueprintVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="environments"
     )
     source = models.TextField(help_text="The blueprint YAML this environment was created or last updated from")
+    files = models.JSONField(
+        default=dict, blank=True, help_text="Files the blueprint references (seed scripts, OpenAPI documents), by path"
+    )
     spec = models.JSONField(help_text="The normalized blueprint (plan applied)")
     spec_hash = models.CharField(max_length=64)
     plan_name = models.CharField(max_length=63, blank=True)

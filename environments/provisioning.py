@@ -252,7 +252,17 @@ class Provisioner:
             storage_class=cluster.storage_class,
             secret_values=self.env.generated_secrets(),
             quota=QuotaPolicy(**TeamPolicy.for_team(self.env.team).namespace_quota()),
+            files=self.files(),
         )
+
+    def files(self) -> dict[str, str]:
+        """Referenced files: an overlay also sees its providers' (a promoted service's seed script)."""
+        from environments.actions.sparse import chain_of
+
+        files: dict[str, str] = {}
+        for env in chain_of(self.env):
+            files.update(env.files or {})
+        return files
 
     def render_overlay(self, *, stopped: bool):
         """Only the overlay's local services, plus bridges to the providers of everything else."""

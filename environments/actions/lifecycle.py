@@ -128,6 +128,28 @@ def _generate_secrets(spec: dict, existing: dict[str, str]) -> dict[str, str]:
     return values
 
 
+MAX_FILES_BYTES = 2 * 1024 * 1024
+
+
+def _clean_files(files: dict[str, str] | None, spec: dict) -> dict[str, str]:
+    """The referenced files the blueprint needs (seed scripts, OpenAPI documents), by path.
+
+    Files the blueprint does not reference are dropped; the total is bounded so a control-plane row
+    never holds a data dump (snapshots are the way to bring data).
+    """
+    from environments.render import required_files
+
+    if not files:
+        return {}
+    wanted = set(required_files(spec))
+    kept = {path: text for path, text in files.items() if path in wanted}
+    if any(not isinstance(text, str) for text in kept.values()):
+        raise InvalidInput("file contents must be text", field="files")
+    if sum(len(text.encode()) for text in kept.values()) > MAX_FILES_BYTES:
+        raise InvalidInput("referenced files may total at most 2 MiB; use a snapshot for data", field="files")
+    return kept
+
+
 def _resolve_cluster(cluster: Cluster | None) -> Cluster:
     if cluster is not None:
         return cluster
@@ -183,6 +205,7 @@ def create_environment(
     ttl: str | None = None,
     cluster: Cluster | None = None,
     mode: str | None = None,
+    files: dict[str, str] | None = None,
 ) -> Environment:
     """Record a new environment and enqueue its provisioning.
 
@@ -217,6 +240,7 @@ def create_environment(
         mode=mode,
         blueprint_version=blueprint_version,
         source=source,
+        files=_clean_files(files, spec),
         spec=spec,
         spec_hash=spec_hash(spec),
         plan_name=plan or "",
@@ -282,7 +306,13 @@ def _require_use(actor, env: Environment) -> None:
 
 
 def update_environment(
-    *, actor, env: Environment, source: str | None = None, blueprint_version=None, plan: str | None = None
+    *,
+    actor,
+    env: Environment,
+    source: str | None = None,
+    blueprint_version=None,
+    plan: str | None = None,
+    files: dict[str, str] | None = None,
 ) -> Operation:
     """Apply a new blueprint: the provisioner diffs normalized specs and touches only what changed.
 
@@ -320,10 +350,13 @@ def update_environment(
     with transaction.atomic():
         previous_hash = env.spec_hash
         env.source, env.spec, env.spec_hash = source, spec, spec_hash(spec)
+        if files is not None:
+            env.files = _clean_files(files, secrets_spec)
         env.blueprint_version = blueprint_version
         env.requested_cpu_millicores, env.requested_memory_mib = cpu, memory
         env.set_generated_secrets(_generate_secrets(secrets_spec, env.generated_secrets()))
         fields = [
+            "files",
             "source",
             "spec",
             "spec_hash",

@@ -102,6 +102,16 @@ class ClusterPayload:
     errors: list[EnvironmentError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input(description="A file the blueprint references by path (a seed script, an OpenAPI document)")
+class FileInput:
+    path: str
+    content: str
+
+
+def _files(files: list[FileInput] | None) -> dict[str, str] | None:
+    return None if files is None else {f.path: f.content for f in files}
+
+
 @strawberry.input
 class CreateEnvironmentInput:
     team: strawberry.ID
@@ -111,6 +121,7 @@ class CreateEnvironmentInput:
     plan: str | None = None
     ttl: str | None = strawberry.field(default=None, description="e.g. 48h; default: the blueprint's ttl")
     cluster: str | None = strawberry.field(default=None, description="cluster name or id; default: the default")
+    files: list[FileInput] | None = None
 
 
 @strawberry.input
@@ -140,6 +151,7 @@ class UpdateEnvironmentInput:
     yaml: str | None = None
     blueprint_version: strawberry.ID | None = None
     plan: str | None = None
+    files: list[FileInput] | None = strawberry.field(default=None, description="null keeps the current files")
 
 
 @strawberry.input
@@ -329,6 +341,7 @@ class Mutation:
                 plan=input.plan,
                 ttl=input.ttl,
                 cluster=_cluster(input.cluster),
+                files=_files(input.files),
             )
             return env, _latest_operation(env)
 
@@ -346,6 +359,7 @@ class Mutation:
                 source=input.yaml,
                 plan=input.plan,
                 blueprint_version=_version(user, input.blueprint_version),
+                files=_files(input.files),
             )
             return env, op
 
@@ -367,6 +381,7 @@ class Mutation:
                 plan=input.plan,
                 ttl=input.ttl,
                 cluster=_cluster(input.cluster),
+                files=_files(input.files),
                 mode=EnvironmentMode.BASELINE,
             )
             return env, _latest_operation(env)

@@ -173,3 +173,28 @@ def test_overlays_default_to_the_team_overlay_ttl(overlay):
     from django.utils import timezone
 
     assert timedelta(hours=23) < overlay.expires_at - timezone.now() <= timedelta(hours=24)
+
+
+def test_the_documented_baseline_runs_its_seed_script_when_the_file_is_sent(
+    gql, team, owner, sandbox_cluster, sim, django_capture_on_commit_callbacks
+):
+    source = (EXAMPLES / "shop-baseline.yaml").read_text()
+    seed = "CREATE TABLE products (id serial PRIMARY KEY, name text);\\n"
+    query = """mutation($t: ID!, $y: String!, $f: [FileInput!]) { createEnvironment(input: {team: $t, yaml: $y,
+      files: $f}) { environment { id state stateReason } errors { code message } } }"""
+    with django_capture_on_commit_callbacks(execute=True):
+        data = gql(
+            query,
+            {
+                "t": team.public_id,
+                "y": source,
+                "f": [{"path": "seeds/shop.sql", "content": seed}, {"path": "unrelated.txt", "content": "dropped"}],
+            },
+            user=owner,
+        )["data"]["createEnvironment"]
+    assert data["errors"] == []
+    env = Environment.objects.get(public_id=data["environment"]["id"])
+    assert env.state == "ready", env.state_reason
+    assert env.files == {"seeds/shop.sql": seed}
+    script = [c for c in sim.list("configmaps", env.namespace) if seed in "".join((c.get("data") or {}).values())]
+    assert script, "the seed script is mounted from a ConfigMap"
