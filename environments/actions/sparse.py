@@ -63,7 +63,7 @@ def promote_environment(*, actor, env: Environment) -> Environment:
     """Turn a ready isolated environment into a baseline that overlays can derive from."""
     permissions.require_team_perm(actor, env.team, TeamPermission.MANAGE_BASELINES, doing="promoting baselines")
     if env.mode != EnvironmentMode.ISOLATED:
-        raise Conflict(f"only isolated environments are promoted; this one is a {env.mode}", field="id")
+        raise Conflict(f"only isolated environments are promoted; this one is already {env.mode}", field="id")
     if env.state != EnvironmentState.READY:
         raise Conflict(f"only ready environments are promoted; this one is {env.state}", field="id", code="NOT_READY")
     unpinned = _unpinned_images(env.spec)

@@ -54,11 +54,11 @@ def visible_environments(user):
     )
 
 
-def resolve_environment(user, environment_id: str) -> models.Environment:
+def resolve_environment(user, environment_id: str, *, field: str = "id") -> models.Environment:
     env = models.Environment.objects.filter(team__in=permissions.teams_for(user), public_id=environment_id)
     env = env.select_related("team", "cluster").first()
     if env is None:
-        raise NotFound("environment not found", field="id")
+        raise NotFound("environment not found", field=field)
     return env
 
 
@@ -268,7 +268,7 @@ class Query:
         user = current_user(info)
         try:
             if input.base:
-                base = resolve_environment(user, input.base)
+                base = resolve_environment(user, input.base, field="base")
                 _, plan = actions.plan_overlay(actor=user, base=base, source=input.yaml, name=input.name)
             else:
                 plan = actions.plan_isolated(source=input.yaml)
@@ -393,7 +393,7 @@ class Mutation:
         user = current_user(info)
 
         def run():
-            base = resolve_environment(user, input.base)
+            base = resolve_environment(user, input.base, field="base")
             env = actions.create_overlay(actor=user, base=base, source=input.yaml, name=input.name, ttl=input.ttl)
             return env, _latest_operation(env)
 

@@ -26,6 +26,7 @@ class EnvironmentErrorCode(Enum):
     HAS_DEPENDANTS = "HAS_DEPENDANTS"
     OVERLAY_CONFLICT = "OVERLAY_CONFLICT"
     UNPINNED_IMAGES = "UNPINNED_IMAGES"
+    NOT_READY = "NOT_READY"
 
 
 @strawberry.type(description="Why an overlay cannot be created as planned")

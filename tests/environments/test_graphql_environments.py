@@ -95,3 +95,20 @@ def test_state_filter_accepts_client_aliases(gql, env, owner):
     assert running["totalCount"] == 1
     bad = gql('{ environments(state: "sleeping") { totalCount } }', user=owner)
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_every_error_code_the_actions_raise_has_a_graphql_code():
+    import re
+    from pathlib import Path
+
+    from environments.graphql.types import EnvironmentErrorCode
+    from microstax.lib import errors
+
+    root = Path(__file__).resolve().parents[2]
+    sources = "".join(p.read_text() for p in (root / "environments" / "actions").glob("*.py"))
+    raised = set(re.findall(r'code="([A-Z_]+)"', sources))
+    raised |= {
+        cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.DomainError)
+    }
+    raised |= {"INVALID_BLUEPRINT"}
+    assert raised <= set(EnvironmentErrorCode.__members__), raised - set(EnvironmentErrorCode.__members__)

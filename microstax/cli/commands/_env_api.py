@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TextIO
 
+from microstax.cli.commands._sparse import conflict_line
 from microstax.cli.context import CLIError, Context
 from microstax.cli.output import format_table
 
@@ -21,7 +22,7 @@ ENV_FIELDS = (
 )
 
 ENVIRONMENT_QUERY = (
-    "query Env($id: ID!, $last: Int!) { environment(id: $id) { " + ENV_FIELDS + " specHash routingKey"
+    "query Env($id: ID!, $last: Int!) { environment(id: $id) { " + ENV_FIELDS + " specHash routingKey parentId"
     " autoShutdownEnabled autoShutdownDelayMinutes lastActivityAt blueprintVersion spec"
     " operations(last: $last) { " + OPERATION_FIELDS + " } } }"
 )
@@ -36,7 +37,8 @@ PROGRESS_QUERY = (
 
 PAYLOAD_FIELDS = (
     "environment { " + ENV_FIELDS + " } operation { id kind state }"
-    " errors { code field message problems { code severity path line column message } }"
+    " errors { code field message problems { code severity path line column message }"
+    " conflicts { code services message } }"
 )
 
 TERMINAL_OPERATION_STATES = frozenset({"succeeded", "failed", "superseded"})
@@ -64,9 +66,19 @@ def report_payload_errors(ctx: Context, payload: dict[str, Any], filename: str |
                 where = f"{where}:{problem['line']}:{problem.get('column') or 1}"
             path = f" [{problem['path']}]" if problem.get("path") else ""
             ctx.err(f"{where}: {problem['code']} {problem['message']}{path}")
+        conflicts = error.get("conflicts") or []
+        for conflict in conflicts:
+            ctx.err(conflict_line(conflict))
         field = f" ({error['field']})" if error.get("field") else ""
-        ctx.err(f"error: {error['code']}{field}: {error['message']}")
+        # The message of a conflict error repeats every conflict; the report above already has them.
+        message = _conflicts_summary(error["message"], len(conflicts)) if conflicts else error["message"]
+        ctx.err(f"error: {error['code']}{field}: {message}")
     return bool(errors)
+
+
+def _conflicts_summary(message: str, count: int) -> str:
+    head = message.split(":", 1)[0].strip() or "blocked"
+    return f"{head} ({count} conflict{'' if count == 1 else 's'}); blocked before anything was provisioned"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -98,22 +110,28 @@ def replicas(service: dict[str, Any]) -> str:
 
 
 def services_table(services: list[dict[str, Any]], *, images: dict[str, str] | None = None) -> str:
-    rows = [
-        {
-            "name": s["name"],
-            "status": s["status"],
-            "ready": replicas(s),
-            "image": (images or {}).get(s["name"]),
-            "reason": s.get("reason"),
-            "endpoints": ", ".join(s.get("endpoints") or []),
-        }
-        for s in services
-    ]
+    rows = [_service_row(s, images or {}) for s in services]
     columns = [("name", "SERVICE"), ("status", "STATUS"), ("ready", "READY")]
     if images is not None:
         columns.append(("image", "IMAGE"))
     columns += [("endpoints", "ENDPOINTS"), ("reason", "REASON")]
     return format_table(rows, columns) if rows else "no services"
+
+
+def _service_row(service: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    # An overlay's inherited services run in their provider: they have no replicas of their own.
+    bridged = service.get("status") == "inherited"
+    reason = service.get("reason")
+    if not reason and bridged and service.get("providedBy"):
+        reason = f"provided by {service['providedBy']}"
+    return {
+        "name": service["name"],
+        "status": service["status"],
+        "ready": None if bridged else replicas(service),
+        "image": images.get(service["name"]),
+        "reason": reason,
+        "endpoints": ", ".join(service.get("endpoints") or []),
+    }
 
 
 def state_line(env: dict[str, Any]) -> str:

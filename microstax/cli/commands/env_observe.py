@@ -122,6 +122,8 @@ def _describe(env: dict[str, Any]) -> str:
         ("State", env["state"] + (f" ({env['stateReason']})" if env.get("stateReason") else "")),
         ("State since", _utc(env.get("stateChangedAt"))),
         ("Mode", env["mode"]),
+        *([("Derives from", env["parentId"])] if env.get("parentId") else []),
+        *([("Overlay id", env["routingKey"])] if env["mode"] == "overlay" and env.get("routingKey") else []),
         ("Plan", env.get("planName") or "-"),
         ("Cluster", cluster),
         ("Namespace", env["namespace"]),
