@@ -63,6 +63,20 @@ class CreateEnvironmentForm(forms.Form):
         return data
 
 
+class OverlayForm(forms.Form):
+    """An overlay of a baseline (or of another overlay): only the services it changes."""
+
+    yaml = forms.CharField(
+        label="Overlay YAML",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        help_text="Only what changes; every other service is inherited",
+    )
+    name = forms.CharField(max_length=40, required=False, help_text="Empty: the YAML's name")
+    ttl = forms.CharField(
+        max_length=20, required=False, label="TTL", help_text="e.g. 8h; empty: the team's overlay TTL"
+    )
+
+
 class ListFilterForm(forms.Form):
     """The environment list's GET filters; invalid values are ignored rather than reported."""
 

@@ -1,13 +1,16 @@
 """Server-rendered pictures for the environment pages.
 
 Pure functions from data to an SVG string: no ORM, no request. Every piece of text that came from
-data (step names, outcomes) is escaped, so the result can be inlined into a page as it is.
+data (step, environment and service names, states, routing keys) is escaped, so the result can be
+inlined into a page as it is: the operation timeline (:func:`timeline_svg`) and the lineage of a
+baseline or overlay (:func:`lineage_svg`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from xml.sax.saxutils import escape, quoteattr
@@ -128,6 +131,181 @@ def timeline_svg(steps: Sequence[StepLike], *, now: datetime | None = None, widt
             f'<rect class="bar" x="{x:.1f}" y="{y + (ROW_HEIGHT - BAR_HEIGHT) / 2 - 2:.1f}" width="{bar:.1f}" '
             f'height="{BAR_HEIGHT}" rx="3" fill="{colour}"/>'
         )
+        parts.append("</g>")
+    parts.append("</g></svg>")
+    return "".join(parts)
+
+
+# --- lineage ---------------------------------------------------------------------------------------
+
+# Box colour per environment state; anything else is drawn grey.
+STATE_COLOURS = {
+    "pending": "#2f5bea",
+    "provisioning": "#2f5bea",
+    "resuming": "#2f5bea",
+    "ready": "#12b76a",
+    "degraded": "#f79009",
+    "failed": "#f04438",
+    "stopping": "#667085",
+    "stopped": "#667085",
+    "deleting": "#98a2b3",
+    "deleted": "#98a2b3",
+}
+# Dot colour per service status: the plan's statuses, plus local/inherited for non-overlays.
+SERVICE_COLOURS = {
+    "added": "#12b76a",
+    "changed": "#2f5bea",
+    "promoted": "#7a5af8",
+    "removed": "#f04438",
+    "unchanged": "#98a2b3",
+    "inherited": "#98a2b3",
+    "local": "#475467",
+}
+#: Statuses that run in the overlay because of what it changes: drawn highlighted and labelled.
+HIGHLIGHTED = frozenset({"added", "changed", "promoted"})
+
+LINEAGE_LABEL = 150
+COLUMN_WIDTH = 200
+COLUMN_GAP = 40
+BOX_HEIGHT = 64
+SERVICE_ROW = 22
+SERVICES_TOP = TOP + BOX_HEIGHT + 22
+
+
+class LayerLike(Protocol):
+    """One environment of a chain: ``Environment`` fits."""
+
+    public_id: str
+    name: str
+    mode: str
+    state: str
+    routing_key: str
+
+
+class ServiceLike(Protocol):
+    """One service row: its name, the public id of the environment providing it, and its status."""
+
+    name: str
+    provider: str
+    status: str
+
+
+@dataclass(frozen=True)
+class LineageRow:
+    """A :class:`ServiceLike` for callers that assemble rows from a plan or from service records."""
+
+    name: str
+    provider: str
+    status: str
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _column_centre(index: int) -> float:
+    return LINEAGE_LABEL + index * (COLUMN_WIDTH + COLUMN_GAP) + COLUMN_WIDTH / 2
+
+
+def lineage_svg(chain: Sequence[LayerLike], services: Sequence[ServiceLike]) -> str:
+    """The provider chain left to right (baseline first) and, below it, who provides each service.
+
+    Each environment is a box (name, mode, routing key, state colour) in its own column; each
+    service is a row with a dot in its provider's column and a thin bar reaching the last column
+    (the environment the picture is about), which reaches it through a bridge. Services an overlay
+    adds, changes or promotes are drawn larger and labelled with their status; removed ones are
+    struck out with a cross in the last column. A provider outside the chain is drawn in the last
+    column. All data text is escaped.
+    """
+    columns = max(len(chain), 1)
+    width = LINEAGE_LABEL + columns * COLUMN_WIDTH + (columns - 1) * COLUMN_GAP + 90
+    height = SERVICES_TOP + max(len(services), 1) * SERVICE_ROW + 8
+    column_of = {layer.public_id: index for index, layer in enumerate(chain)}
+    last = columns - 1
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="Lineage: {len(chain)} environment{"" if len(chain) == 1 else "s"}, {len(services)} services">'
+    ]
+
+    parts.append('<g class="chain" font-size="12">')
+    for index, layer in enumerate(chain):
+        x = LINEAGE_LABEL + index * (COLUMN_WIDTH + COLUMN_GAP)
+        state, mode, key = str(layer.state), str(layer.mode), layer.routing_key or ""
+        colour = STATE_COLOURS.get(state, _UNKNOWN_COLOUR)
+        second = f"{mode} · key {key}" if key else mode
+        parts.append(
+            f'<g class="layer" data-env={quoteattr(layer.public_id)} data-mode={quoteattr(mode)} '
+            f"data-state={quoteattr(state)} data-column={quoteattr(str(index))}>"
+        )
+        parts.append(f"<title>{escape(f'{layer.name} ({layer.public_id}): {second}, {state}')}</title>")
+        parts.append(
+            f'<rect x="{x}" y="{TOP}" width="{COLUMN_WIDTH}" height="{BOX_HEIGHT}" rx="6" fill="#fff" '
+            f'stroke="{colour}" stroke-width="2"/>'
+        )
+        parts.append(f'<rect x="{x}" y="{TOP}" width="6" height="{BOX_HEIGHT}" rx="3" fill="{colour}"/>')
+        parts.append(
+            f'<text x="{x + 14}" y="{TOP + 20}" font-weight="600" fill="#1d2330">{escape(_clip(layer.name, 25))}</text>'
+        )
+        parts.append(f'<text x="{x + 14}" y="{TOP + 38}" fill="#667085">{escape(_clip(second, 30))}</text>')
+        parts.append(f'<text x="{x + 14}" y="{TOP + 55}" fill="{colour}">{escape(state)}</text>')
+        parts.append("</g>")
+        if index < last:  # an arrow to the next, derived environment
+            x1, x2, y = x + COLUMN_WIDTH, x + COLUMN_WIDTH + COLUMN_GAP, TOP + BOX_HEIGHT / 2
+            parts.append(
+                f'<line x1="{x1 + 4}" y1="{y}" x2="{x2 - 6}" y2="{y}" stroke="#98a2b3" stroke-width="1.5"/>'
+                f'<path d="M{x2 - 2} {y} l-8 -4 v8 z" fill="#98a2b3"/>'
+            )
+        centre = _column_centre(index)
+        parts.append(
+            f'<line class="guide" x1="{centre}" y1="{TOP + BOX_HEIGHT}" x2="{centre}" y2="{height - 6}" '
+            f'stroke="#e3e6eb" stroke-dasharray="3 3"/>'
+        )
+    parts.append("</g>")
+
+    parts.append('<g class="services" font-size="12">')
+    if not services:
+        parts.append(f'<text x="{LINEAGE_LABEL}" y="{SERVICES_TOP + 14}" fill="#667085">No services.</text>')
+    for row, service in enumerate(services):
+        y = SERVICES_TOP + row * SERVICE_ROW + SERVICE_ROW / 2
+        status = str(service.status)
+        colour = SERVICE_COLOURS.get(status, _UNKNOWN_COLOUR)
+        provider = service.provider or ""
+        removed = status == "removed"
+        column = last if removed else column_of.get(provider, last)
+        provider_name = chain[column].name if chain and provider in column_of else provider or "nobody"
+        tooltip = f"{service.name}: {status}" + ("" if removed else f", provided by {provider_name}")
+        parts.append(
+            f'<g class="service{" removed" if removed else ""}" data-service={quoteattr(service.name)} '
+            f"data-status={quoteattr(status)} data-provider={quoteattr(provider)} data-column={quoteattr(str(column))}>"
+        )
+        parts.append(f"<title>{escape(tooltip)}</title>")
+        struck = ' text-decoration="line-through"' if removed else ""
+        parts.append(
+            f'<text x="{LINEAGE_LABEL - 10}" y="{y + 4}" text-anchor="end" fill="{"#98a2b3" if removed else "#1d2330"}"'
+            f"{struck}>{escape(_clip(service.name, 20))}</text>"
+        )
+        x = _column_centre(column)
+        if removed:
+            parts.append(
+                f'<path class="cross" d="M{x - 5} {y - 5} l10 10 M{x + 5} {y - 5} l-10 10" '
+                f'stroke="{colour}" stroke-width="2"/>'
+            )
+        else:
+            if column < last:  # reached from the last environment through a bridge
+                parts.append(
+                    f'<line class="bar" x1="{x}" y1="{y}" x2="{_column_centre(last)}" y2="{y}" '
+                    f'stroke="{colour}" stroke-opacity=".45" stroke-width="3"/>'
+                )
+            highlighted = status in HIGHLIGHTED
+            radius = 7 if highlighted else 5
+            ring = ' stroke="#fff" stroke-width="2"' if highlighted else ""
+            parts.append(f'<circle class="dot" cx="{x}" cy="{y}" r="{radius}" fill="{colour}"{ring}/>')
+        if removed or status in HIGHLIGHTED:
+            parts.append(
+                f'<text class="status" x="{x + 12}" y="{y + 4}" fill="{colour}" font-weight="600">'
+                f"{escape(status)}</text>"
+            )
         parts.append("</g>")
     parts.append("</g></svg>")
     return "".join(parts)

@@ -14,5 +14,7 @@ urlpatterns = [
     path("environments/<str:env_id>/status/", views.environment_status, name="status"),
     path("environments/<str:env_id>/logs/", views.environment_logs, name="logs"),
     path("environments/<str:env_id>/actions/<str:action>/", views.environment_action, name="action"),
+    path("environments/<str:env_id>/promote/", views.environment_promote, name="promote"),
+    path("environments/<str:env_id>/overlays/new/", views.overlay_create, name="overlay-create"),
     path("clusters/", views.cluster_list, name="clusters"),
 ]

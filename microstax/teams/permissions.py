@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, Group
 from django.db.models import QuerySet
+from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm, get_objects_for_user
 
 from microstax.teams.choices import ROLE_PERMISSIONS, Role, TeamPermission
@@ -54,6 +55,16 @@ def has_team_perm(user, team: Team, perm: str | TeamPermission) -> bool:
     if user.is_superuser:
         return True
     return user.has_perm(_qualified(str(perm)), team)
+
+
+def team_perms(user, team: Team) -> frozenset[str]:
+    """Every permission ``user`` holds on ``team``, read at once (a page needing several of them pays
+    one lookup instead of one per ``has_team_perm``); the same rules as ``has_team_perm``."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(TeamPermission.values)
+    return frozenset(ObjectPermissionChecker(user).get_perms(team))
 
 
 def teams_for(user, perm: str | TeamPermission = TeamPermission.VIEW) -> QuerySet[Team]:
