@@ -301,7 +301,14 @@ def _operate(env: Environment, actor, *, kind: str, to: str, action: str, reason
     return operation
 
 
+SYSTEM = None  # the actor of fleet policies (TTL expiry, idle shutdown): audited as "system"
+
+
 def _require_use(actor, env: Environment) -> None:
+    """Users need the team's environment permission. ``SYSTEM`` (None) is only ever passed by the
+    control plane's own policies — every interface resolves a signed-in user or refuses first."""
+    if actor is SYSTEM:
+        return
     permissions.require_team_perm(actor, env.team, TeamPermission.USE_ENVIRONMENTS, doing="operating environments")
 
 

@@ -126,3 +126,16 @@ def test_generated_secrets_of_the_same_name_share_a_value_and_survive_updates(pr
     actions.update_environment(actor=owner, env=env, source=source.replace("bookshop-api:2.3.1", "bookshop-api:2.4.0"))
     env.refresh_from_db()
     assert env.generated_secrets() == values
+
+
+def test_the_system_actor_stops_and_deletes_with_system_audit_events(provision, django_capture_on_commit_callbacks):
+    from audit.models import AuditEvent
+    from environments.actions.lifecycle import SYSTEM
+
+    env = provision()
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.stop_environment(actor=SYSTEM, env=env)
+    env.refresh_from_db()
+    assert env.state == "stopped"
+    event = AuditEvent.objects.get(action="environment.stop")
+    assert (event.actor_name, event.actor_kind) == ("system", "system")
