@@ -21,34 +21,6 @@ BAD_IMAGE = SHOP_V1.replace("ghcr.io/example/api:1.0.0", "ghcr.io/x/api:does-not
 
 
 @pytest.fixture
-def cli(live_server, transactional_db, capsys, monkeypatch):
-    def run(*argv: str, token: str | None = None) -> tuple[int, str, str]:
-        monkeypatch.setenv("MICROSTAX_API_URL", live_server.url)
-        if token is not None:
-            monkeypatch.setenv("MICROSTAX_API_KEY", token)
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
-@pytest.fixture
-def owner_token(team, owner):
-    return actions.create_api_token(actor=owner, name="cli")[1]
-
-
-@pytest.fixture
-def blueprint(tmp_path):
-    def write(text: str, name: str = "shop.yaml") -> str:
-        path = tmp_path / name
-        path.write_text(text)
-        return str(path)
-
-    return write
-
-
-@pytest.fixture
 def env_id(cli, owner_token, sandbox_cluster, blueprint) -> str:
     code, out, err = cli(
         "-o", "json", "env", "create", "--team", "payments", "--file", blueprint(SHOP_V1), token=owner_token

@@ -4,29 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from microstax.cli.main import main
 from microstax.teams import actions
 from tests.fixtures.blueprints import BROKEN, SHOP_V1, SHOP_V1_MAP_STYLE, SHOP_V2
-
-
-@pytest.fixture
-def cli(live_server, transactional_db, capsys, monkeypatch):
-    def run(*argv: str, token: str | None = None) -> tuple[int, str, str]:
-        monkeypatch.setenv("MICROSTAX_API_URL", live_server.url)
-        if token is not None:
-            monkeypatch.setenv("MICROSTAX_API_KEY", token)
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
-@pytest.fixture
-def owner_token(team, owner):
-    return actions.create_api_token(actor=owner, name="cli")[1]
 
 
 def test_auth_verify_names_the_user(cli, owner_token):
@@ -42,8 +21,19 @@ def test_a_bad_token_is_a_clear_error(cli, db):
 def test_blueprint_create_publish_and_list(cli, owner_token, tmp_path):
     for name, text in (("v1.yaml", SHOP_V1), ("same.yaml", SHOP_V1_MAP_STYLE), ("v2.yaml", SHOP_V2)):
         (tmp_path / name).write_text(text)
-    code, out, _ = cli("--output", "json", "blueprint", "create", "--team", "payments", "--name", "shop",
-                       "--file", str(tmp_path / "v1.yaml"), token=owner_token)
+    code, out, _ = cli(
+        "--output",
+        "json",
+        "blueprint",
+        "create",
+        "--team",
+        "payments",
+        "--name",
+        "shop",
+        "--file",
+        str(tmp_path / "v1.yaml"),
+        token=owner_token,
+    )
     created = json.loads(out)
     assert code == 0 and created["version"] == 1 and created["id"].startswith("bp_")
 
@@ -59,8 +49,9 @@ def test_blueprint_create_publish_and_list(cli, owner_token, tmp_path):
 def test_blueprint_create_reports_problems_at_their_lines(cli, owner_token, tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text(BROKEN)
-    code, out, err = cli("blueprint", "create", "--team", "payments", "--name", "shop", "--file", str(path),
-                         token=owner_token)
+    code, out, err = cli(
+        "blueprint", "create", "--team", "payments", "--name", "shop", "--file", str(path), token=owner_token
+    )
     assert code == 1 and out == ""
     assert f"{path}:5:" in err and f"{path}:6:" in err and "INVALID_BLUEPRINT" in err
 
@@ -69,6 +60,5 @@ def test_viewer_cannot_create_through_the_cli(cli, team, viewer, tmp_path):
     token = actions.create_api_token(actor=viewer, name="cli")[1]
     path = tmp_path / "v1.yaml"
     path.write_text(SHOP_V1)
-    code, _, err = cli("blueprint", "create", "--team", "payments", "--name", "shop", "--file", str(path),
-                       token=token)
+    code, _, err = cli("blueprint", "create", "--team", "payments", "--name", "shop", "--file", str(path), token=token)
     assert code == 1 and "PERMISSION_DENIED" in err

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from microstax.cli.main import main
-from microstax.teams import actions
 from tests.fixtures.blueprints import SHOP_V1
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "blueprints" / "examples"
@@ -22,39 +20,6 @@ BASELINE = "\n".join(line for line in (EXAMPLES / "shop-baseline.yaml").read_tex
 OVERLAY_WITH_ID = (EXAMPLES / "feat-checkout-overlay.yaml").read_text()
 OVERLAY = OVERLAY_WITH_ID.replace("  baselineId: env_base_123\n", "")
 TAKEN = "the overlayId 'feat-checkout' is already used by a live sibling overlay on the same base; pick another key"
-
-
-@pytest.fixture
-def cli(live_server, transactional_db, capsys, monkeypatch):
-    def run(*argv: str, token: str | None = None) -> tuple[int, str, str]:
-        monkeypatch.setenv("MICROSTAX_API_URL", live_server.url)
-        if token is not None:
-            monkeypatch.setenv("MICROSTAX_API_KEY", token)
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
-@pytest.fixture
-def owner_token(team, owner):
-    return actions.create_api_token(actor=owner, name="cli")[1]
-
-
-@pytest.fixture
-def viewer_token(team, viewer):
-    return actions.create_api_token(actor=viewer, name="cli")[1]
-
-
-@pytest.fixture
-def blueprint(tmp_path):
-    def write(text: str, name: str = "blueprint.yaml") -> str:
-        path = tmp_path / name
-        path.write_text(text)
-        return str(path)
-
-    return write
 
 
 @pytest.fixture
