@@ -7,7 +7,6 @@ pure function returning problems with a precise path.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -25,6 +24,7 @@ from blueprints.spec import (
     ServiceSpec,
     SnapshotSpec,
 )
+from microstax.lib.graph import find_cycles
 
 
 @dataclass
@@ -376,77 +376,11 @@ def _cycles(parts: SpecParts, locator: Locator, local: dict[str, tuple[int, Serv
                 "MSX-E019", f"service {name!r} depends on itself", ("services", index, "dependsOn", step)
             )
         graph[name] = sorted({d for d in service.depends_on if d in local and d != name})
-    for component in _strongly_connected(graph):
-        start = min(component)
-        cycle = _shortest_cycle(graph, start, set(component))
-        index, service = local[start]
+    for cycle in find_cycles(graph):
+        index, service = local[cycle[0]]
         step = service.depends_on.index(cycle[1])
         message = "dependency cycle: " + " → ".join(cycle) + "; services must be startable in some order"
         yield locator.problem("MSX-E019", message, ("services", index, "dependsOn", step))
-
-
-def _strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm without recursion; only components of two or more services are returned."""
-    index_of: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    found: list[list[str]] = []
-    counter = 0
-    for root in sorted(graph):
-        if root in index_of:
-            continue
-        work: list[tuple[str, int]] = [(root, 0)]
-        while work:
-            node, child = work.pop()
-            if child == 0:
-                index_of[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            successors = graph[node]
-            if child < len(successors):
-                work.append((node, child + 1))
-                succ = successors[child]
-                if succ not in index_of:
-                    work.append((succ, 0))
-                elif succ in on_stack:
-                    low[node] = min(low[node], index_of[succ])
-                continue
-            if low[node] == index_of[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return found
-
-
-def _shortest_cycle(graph: dict[str, list[str]], start: str, members: set[str]) -> list[str]:
-    """``[start, …, start]``: the shortest way around the cycle through ``start``."""
-    previous: dict[str, str] = {}
-    queue = deque([start])
-    while queue:
-        node = queue.popleft()
-        for succ in graph[node]:
-            if succ not in members:
-                continue
-            if succ == start:
-                path = [node]
-                while path[-1] != start:
-                    path.append(previous[path[-1]])
-                return [*reversed(path), start]
-            if succ not in previous:
-                previous[succ] = node
-                queue.append(succ)
-    return [start, start]  # pragma: no cover - a component always closes its cycle
 
 
 # --- routing, plans, snapshot -------------------------------------------------------------------

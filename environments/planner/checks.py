@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from microstax.lib.graph import find_cycles
+
 from .codes import ConflictCode, Status
-from .graph import find_cycles
 from .model import Conflict, Layer
 from .resolve import LayerOutcome, depends_on
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from environments.planner.graph import find_cycles
+from microstax.lib.graph import find_cycles
 
 
 def test_an_acyclic_graph_has_no_cycles():
