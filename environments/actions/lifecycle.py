@@ -220,6 +220,8 @@ def create_environment(
         raise InvalidInput("give either blueprint YAML or a blueprint version", field="yaml")
     spec = _validated_spec(source, plan)
     mode = mode or spec["routing"]["mode"]
+    if mode == EnvironmentMode.BASELINE:
+        permissions.require_team_perm(actor, team, TeamPermission.MANAGE_BASELINES, doing="creating baselines")
     if mode == EnvironmentMode.OVERLAY:
         raise InvalidInput(
             "this blueprint is an overlay (routing.mode: overlay); create it with createOverlay on top of its base",

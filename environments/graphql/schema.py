@@ -24,7 +24,6 @@ from microstax.graphql.errors import bad_input
 from microstax.graphql.pagination import Connection, paginate
 from microstax.lib.errors import DomainError, NotFound
 from microstax.teams import permissions
-from microstax.teams.choices import TeamPermission
 from microstax.teams.graphql.schema import resolve_team
 
 
@@ -328,24 +327,7 @@ class Mutation:
 
     @strawberry.mutation(description="Create an environment from blueprint YAML or a published version")
     def create_environment(self, info: Info, input: CreateEnvironmentInput) -> EnvironmentPayload:
-        user = current_user(info)
-
-        def run():
-            team = resolve_team(user, input.team)
-            env = actions.create_environment(
-                actor=user,
-                team=team,
-                source=input.yaml,
-                blueprint_version=_version(user, input.blueprint_version),
-                name=input.name,
-                plan=input.plan,
-                ttl=input.ttl,
-                cluster=_cluster(input.cluster),
-                files=_files(input.files),
-            )
-            return env, _latest_operation(env)
-
-        return _payload(user, run)
+        return _create(info, input, mode=None)
 
     @strawberry.mutation(description="Apply a new blueprint; only what changed is touched")
     def update_environment(self, info: Info, input: UpdateEnvironmentInput) -> EnvironmentPayload:
@@ -367,26 +349,7 @@ class Mutation:
 
     @strawberry.mutation(description="Create a baseline: the full stack that overlays derive from")
     def create_baseline(self, info: Info, input: CreateEnvironmentInput) -> EnvironmentPayload:
-        user = current_user(info)
-
-        def run():
-            team = resolve_team(user, input.team)
-            permissions.require_team_perm(user, team, TeamPermission.MANAGE_BASELINES, doing="creating baselines")
-            env = actions.create_environment(
-                actor=user,
-                team=team,
-                source=input.yaml,
-                blueprint_version=_version(user, input.blueprint_version),
-                name=input.name,
-                plan=input.plan,
-                ttl=input.ttl,
-                cluster=_cluster(input.cluster),
-                files=_files(input.files),
-                mode=EnvironmentMode.BASELINE,
-            )
-            return env, _latest_operation(env)
-
-        return _payload(user, run)
+        return _create(info, input, mode=EnvironmentMode.BASELINE)
 
     @strawberry.mutation(description="Create an overlay that runs only what it changes on top of its base")
     def create_overlay(self, info: Info, input: CreateOverlayInput) -> EnvironmentPayload:
@@ -459,6 +422,27 @@ class Mutation:
             return env, None
 
         return _payload(user, run)
+
+
+def _create(info: Info, input: CreateEnvironmentInput, *, mode: str | None) -> EnvironmentPayload:
+    user = current_user(info)
+
+    def run():
+        env = actions.create_environment(
+            actor=user,
+            team=resolve_team(user, input.team),
+            source=input.yaml,
+            blueprint_version=_version(user, input.blueprint_version),
+            name=input.name,
+            plan=input.plan,
+            ttl=input.ttl,
+            cluster=_cluster(input.cluster),
+            files=_files(input.files),
+            mode=mode,
+        )
+        return env, _latest_operation(env)
+
+    return _payload(user, run)
 
 
 def _lifecycle(info: Info, environment_id: str, action, **options) -> EnvironmentPayload:
