@@ -23,6 +23,7 @@ from environments.actions.lifecycle import (
 )
 from environments.actions.sparse import (
     OverlayConflict,
+    base_named_in,
     chain_of,
     create_overlay,
     plan_isolated,
@@ -32,6 +33,7 @@ from environments.actions.sparse import (
 
 __all__ = [
     "OverlayConflict",
+    "base_named_in",
     "chain_of",
     "create_overlay",
     "plan_isolated",

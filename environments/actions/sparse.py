@@ -94,6 +94,17 @@ def promote_environment(*, actor, env: Environment) -> Environment:
     return env
 
 
+def base_named_in(source: str) -> str:
+    """The ``routing.baselineId`` an overlay blueprint names, for callers that give no base."""
+    result = validate_blueprint(source or "", base_given=True)
+    if result.spec is None:
+        raise InvalidBlueprint(result.problems)
+    base = result.spec.routing.baseline_id if result.spec.routing is not None else None
+    if not base:
+        raise InvalidInput("give a base, or set routing.baselineId in the blueprint", field="base")
+    return base
+
+
 def chain_of(base: Environment) -> list[Environment]:
     """``base`` and its providers up to the baseline, root (baseline) first."""
     chain, current, seen = [], base, set()

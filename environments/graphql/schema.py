@@ -125,8 +125,10 @@ class CreateEnvironmentInput:
 
 @strawberry.input
 class CreateOverlayInput:
-    base: strawberry.ID = strawberry.field(description="The baseline or overlay to derive from (env_…)")
     yaml: str = strawberry.field(description="Only what changes: replaced, added or removed services")
+    base: strawberry.ID | None = strawberry.field(
+        default=None, description="The baseline or overlay to derive from (env_…); default: routing.baselineId"
+    )
     name: str | None = None
     ttl: str | None = strawberry.field(default=None, description="default 24h for overlays")
 
@@ -356,7 +358,8 @@ class Mutation:
         user = current_user(info)
 
         def run():
-            base = resolve_environment(user, input.base, field="base")
+            base_id = input.base or actions.base_named_in(input.yaml)
+            base = resolve_environment(user, base_id, field="base")
             env = actions.create_overlay(actor=user, base=base, source=input.yaml, name=input.name, ttl=input.ttl)
             return env, _latest_operation(env)
 

@@ -198,3 +198,18 @@ def test_the_documented_baseline_runs_its_seed_script_when_the_file_is_sent(
     assert env.files == {"seeds/shop.sql": seed}
     script = [c for c in sim.list("configmaps", env.namespace) if seed in "".join((c.get("data") or {}).values())]
     assert script, "the seed script is mounted from a ConfigMap"
+
+
+def test_create_overlay_takes_the_base_from_routing_baseline_id(
+    gql, baseline, owner, django_capture_on_commit_callbacks
+):
+    source = OVERLAY.replace(
+        "  overlayId: feat-checkout\n", f"  overlayId: feat-checkout\n  baselineId: {baseline.public_id}\n"
+    )
+    query = """mutation($y: String!) { createOverlay(input: {yaml: $y}) { environment { parentId state }
+      errors { code field message } } }"""
+    with django_capture_on_commit_callbacks(execute=True):
+        data = gql(query, {"y": source}, user=owner)["data"]["createOverlay"]
+    assert data["errors"] == [] and data["environment"]["parentId"] == baseline.public_id
+    missing = gql(query, {"y": OVERLAY}, user=owner)["data"]["createOverlay"]
+    assert (missing["errors"][0]["code"], missing["errors"][0]["field"]) == ("INVALID", "base")
