@@ -1,0 +1,362 @@
+"""Fleet policies (DESIGN.md §7): the periodic sweep that expires, warns, stops idle environments and
+cleans up namespaces nobody owns any more.
+
+``sweep`` is idempotent and safe to run concurrently with users and with itself: every change goes
+through the lifecycle actions (guarded state transitions, one audit event each, the Kubernetes work
+enqueued as an Operation), so a second sweep — or a user who got there first — makes the action
+refuse, and the refusal is counted as *skipped*, never raised. Nothing is held in memory beyond one
+batch of rows: environments are read in primary-key ranges of ``batch_size`` selected on indexed
+columns (``state``, ``expires_at``), so the number of queries depends on how much work there is, not
+on the size of the fleet.
+
+Not done here yet (DESIGN.md §7): purging expired snapshots and recording drift.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from audit import context as audit_context
+from audit.actions import record
+from audit.models import AuditEvent
+from environments.actions.clusters import cluster_config
+from environments.actions.lifecycle import SYSTEM, delete_environment, stop_environment
+from environments.choices import LIVE_STATES, EnvironmentMode, EnvironmentState
+from environments.models import Cluster, Environment
+from microstax import kube
+from microstax.kube import labels as L
+from microstax.kube.namespaces import NAMESPACE_RESOURCE
+from microstax.kube.objects import conditions
+from microstax.kube.watch import list_objects
+from microstax.lib.errors import Conflict, DomainError
+
+logger = logging.getLogger(__name__)
+
+TTL_WARNING_ACTION = "environment.ttl.warning"
+DEFAULT_TTL_WARNING_MINUTES = 60
+DEFAULT_STUCK_TERMINATING_MINUTES = 30
+DEFAULT_BATCH_SIZE = 500
+
+# States an expiry may act on: ``deleting`` is already on its way out, ``deleted`` is history.
+_EXPIRABLE = frozenset(LIVE_STATES - {EnvironmentState.DELETING})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the sweep did, would do, or could not do.
+
+    ``id`` is the environment's public id (for namespaces: the id their label names, or the cluster's
+    id for a cluster-level error); ``name`` is the environment's or the namespace's name.
+    """
+
+    id: str
+    name: str
+    reason: str
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did (or, with ``dry_run``, would have done), per policy."""
+
+    now: datetime
+    dry_run: bool
+    expired: list[Finding] = field(default_factory=list)
+    warned: list[Finding] = field(default_factory=list)
+    stopped_idle: list[Finding] = field(default_factory=list)
+    orphan_namespaces_deleted: list[Finding] = field(default_factory=list)
+    stuck_terminating: list[Finding] = field(default_factory=list)
+    skipped: list[Finding] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+
+    SECTIONS = (
+        "expired",
+        "warned",
+        "stopped_idle",
+        "orphan_namespaces_deleted",
+        "stuck_terminating",
+        "skipped",
+        "errors",
+    )
+
+    def counts(self) -> dict[str, int]:
+        return {section: len(getattr(self, section)) for section in self.SECTIONS}
+
+    def to_dict(self) -> dict:
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "counts": self.counts(),
+            **{section: [asdict(f) for f in getattr(self, section)] for section in self.SECTIONS},
+        }
+
+    def summary(self) -> str:
+        """A few lines for a terminal or a task result: counts, then one line per finding."""
+        verb = "would" if self.dry_run else "did"
+        counts = ", ".join(f"{n} {section.replace('_', ' ')}" for section, n in self.counts().items())
+        lines = [f"fleet sweep at {self.now.isoformat()} ({'dry run' if self.dry_run else 'applied'}): {counts}"]
+        for section in self.SECTIONS:
+            for finding in getattr(self, section):
+                lines.append(f"  {section} [{verb}]: {finding.name} ({finding.id}) — {finding.reason}")
+        return "\n".join(lines)
+
+
+def sweep(*, now: datetime | None = None, dry_run: bool = False, batch_size: int = DEFAULT_BATCH_SIZE) -> SweepReport:
+    """Apply the fleet policies once, as of ``now`` (default: the current time).
+
+    In order: delete expired environments (overlays before their bases), warn environments about to
+    expire (one ``environment.ttl.warning`` audit event per expiry time), stop idle ones, then per
+    cluster delete orphan namespaces and report namespaces stuck in Terminating. ``dry_run`` reads
+    only — no audit event, no operation, no cluster write — and reports what would be done.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    now = now or timezone.now()
+    if timezone.is_naive(now):
+        now = timezone.make_aware(now, UTC)
+    report = SweepReport(now=now, dry_run=dry_run)
+    # One request id for the whole sweep, so its audit events (and the operations' later ones) read
+    # as one system action in the trail.
+    with audit_context.bound(audit_context.RequestContext(request_id=f"fleet_{secrets.token_hex(8)}")):
+        _expire(report, batch_size)
+        _warn(report, batch_size)
+        _stop_idle(report, batch_size)
+        _clean_namespaces(report, batch_size)
+    return report
+
+
+# -- environments -----------------------------------------------------------------------------------
+
+
+def _batches(queryset: QuerySet, batch_size: int) -> Iterator[list[Environment]]:
+    """The rows of ``queryset`` in primary-key ranges: one bounded query per batch.
+
+    Keyset pagination rather than OFFSET: rows that leave the selection while we act on the previous
+    batch (a force-deleted overlay) cannot make us skip others, and each query stays cheap.
+    """
+    last = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last).order_by("pk")[:batch_size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].pk
+        if len(batch) < batch_size:
+            return
+
+
+def _act(report: SweepReport, section: list[Finding], env: Environment, reason: str, action) -> None:
+    """Run one lifecycle action for the sweep; a refused transition is skipped, a failure an error."""
+    if report.dry_run:
+        section.append(Finding(env.public_id, env.name, reason))
+        return
+    try:
+        action()
+    except Conflict as exc:
+        # Someone (a user, a concurrent sweep, a force-delete earlier in this sweep) changed the
+        # environment since we read it; their change wins.
+        report.skipped.append(Finding(env.public_id, env.name, f"{reason}: {exc}"))
+    except DomainError as exc:
+        report.errors.append(Finding(env.public_id, env.name, f"{reason}: {exc}"))
+    except Exception as exc:  # one broken environment must not stop the fleet's sweep
+        logger.exception("fleet sweep: %s failed for %s", reason, env.public_id)
+        report.errors.append(Finding(env.public_id, env.name, f"{reason}: {type(exc).__name__}: {exc}"))
+    else:
+        section.append(Finding(env.public_id, env.name, reason))
+
+
+def _expire(report: SweepReport, batch_size: int) -> None:
+    """Delete environments past their TTL: overlays first, then everything else with ``force``.
+
+    Overlays go first so a base's force-delete rarely finds live dependants; when it does (an overlay
+    that has not expired yet), ``force`` deletes them before the base — an overlay cannot outlive the
+    environment it routes through.
+    """
+    expired = Environment.objects.filter(expires_at__lte=report.now, state__in=_EXPIRABLE).select_related(
+        "team", "cluster"
+    )
+    for queryset in (expired.filter(mode=EnvironmentMode.OVERLAY), expired.exclude(mode=EnvironmentMode.OVERLAY)):
+        for batch in _batches(queryset, batch_size):
+            for env in batch:
+                reason = f"expired at {env.expires_at.isoformat()}"
+                if env.mode == EnvironmentMode.BASELINE:
+                    reason += " (live overlays on it are deleted first)"
+                _act(
+                    report,
+                    report.expired,
+                    env,
+                    reason,
+                    lambda env=env: delete_environment(actor=SYSTEM, env=env, force=True),
+                )
+
+
+def _warning_window() -> timedelta:
+    return timedelta(minutes=getattr(settings, "MICROSTAX_TTL_WARNING_MINUTES", DEFAULT_TTL_WARNING_MINUTES))
+
+
+def _expiry_key(expires_at: datetime) -> str:
+    """The expiry as stored in the warning event: UTC ISO 8601, so equal instants compare equal."""
+    return expires_at.astimezone(UTC).isoformat()
+
+
+def _warn(report: SweepReport, batch_size: int) -> None:
+    """One ``environment.ttl.warning`` per environment and expiry time within the warning window.
+
+    The warned expiry is kept in the event's ``after``; extending the TTL gives a new expiry time and
+    so a new warning later, while repeated sweeps over the same expiry find the event and write none.
+    """
+    expiring = Environment.objects.filter(
+        expires_at__gt=report.now, expires_at__lte=report.now + _warning_window(), state__in=_EXPIRABLE
+    ).select_related("team")
+    for batch in _batches(expiring, batch_size):
+        # One query per batch for the warnings already written (target_id is indexed).
+        warned = {
+            (target_id, (after or {}).get("expires_at"))
+            for target_id, after in AuditEvent.objects.filter(
+                action=TTL_WARNING_ACTION, target_type="environment", target_id__in=[e.public_id for e in batch]
+            ).values_list("target_id", "after")
+        }
+        for env in batch:
+            key = _expiry_key(env.expires_at)
+            if (env.public_id, key) in warned:
+                continue
+            minutes_left = int((env.expires_at - report.now).total_seconds() // 60)
+            reason = f"expires at {key}, in {minutes_left} min"
+            if not report.dry_run:
+                record(
+                    action=TTL_WARNING_ACTION,
+                    actor=SYSTEM,
+                    team=env.team,
+                    target_type="environment",
+                    target_id=env.public_id,
+                    after={"id": env.public_id, "name": env.name, "expires_at": key, "minutes_left": minutes_left},
+                )
+            report.warned.append(Finding(env.public_id, env.name, reason))
+
+
+def _stop_idle(report: SweepReport, batch_size: int) -> None:
+    """Stop ready environments with idle shutdown enabled and no activity for their own delay.
+
+    The delay is per row, and ``last_activity_at + delay * 1 minute`` is not portable SQL (SQLite
+    cannot multiply a duration), so one small query reads the distinct delays in use and the
+    selection becomes ``delay = d AND last_activity_at < now - d`` per delay: only idle rows are read,
+    and the number of queries does not depend on the fleet. Environments that already expired are
+    left to the expiry (a dry run lists them once).
+    """
+    candidates = Environment.objects.filter(state=EnvironmentState.READY, auto_shutdown_enabled=True).exclude(
+        expires_at__lte=report.now
+    )
+    delays = sorted(set(candidates.values_list("auto_shutdown_delay_minutes", flat=True).distinct()))
+    if not delays:
+        return
+    idle_rule = Q()
+    for delay in delays:
+        idle_rule |= Q(auto_shutdown_delay_minutes=delay, last_activity_at__lt=report.now - timedelta(minutes=delay))
+    idle = candidates.filter(idle_rule).select_related("team", "cluster")
+    for batch in _batches(idle, batch_size):
+        for env in batch:
+            idle_minutes = int((report.now - env.last_activity_at).total_seconds() // 60)
+            reason = f"idle for {idle_minutes} min (auto-shutdown after {env.auto_shutdown_delay_minutes} min)"
+            _act(report, report.stopped_idle, env, reason, lambda env=env: stop_environment(actor=SYSTEM, env=env))
+
+
+# -- namespaces -------------------------------------------------------------------------------------
+
+
+def _stuck_threshold() -> timedelta:
+    return timedelta(
+        minutes=getattr(settings, "MICROSTAX_STUCK_TERMINATING_MINUTES", DEFAULT_STUCK_TERMINATING_MINUTES)
+    )
+
+
+def _clean_namespaces(report: SweepReport, batch_size: int) -> None:
+    for cluster in Cluster.objects.order_by("pk"):
+        try:
+            _clean_cluster(report, cluster, batch_size)
+        except kube.KubeError as exc:
+            # Unreachable or refusing: report it and go on with the next cluster; the next sweep retries.
+            report.errors.append(Finding(cluster.public_id, cluster.name, f"cluster skipped: {exc}"))
+        except Exception as exc:  # e.g. credentials that no longer decrypt: one cluster must not stop the rest
+            logger.exception("fleet sweep: cluster %s failed", cluster.public_id)
+            report.errors.append(
+                Finding(cluster.public_id, cluster.name, f"cluster skipped: {type(exc).__name__}: {exc}")
+            )
+
+
+def _clean_cluster(report: SweepReport, cluster: Cluster, batch_size: int) -> None:
+    """Delete this cluster's orphan namespaces and report the ones stuck terminating.
+
+    Only namespaces carrying our managed-by label are listed (the selector runs on the server), and
+    only those naming an environment are judged: a managed namespace without the environment label is
+    not ours to reason about here. ``kube.delete_namespace`` re-checks the label and the UID itself.
+    """
+    config = cluster_config(cluster)
+    client = kube.get_client(config)
+    listed = list_objects(
+        client,
+        client.resource(*NAMESPACE_RESOURCE),
+        label_selector=L.selector({L.MANAGED_BY: L.MANAGED_BY_VALUE}),
+    ).items
+    by_environment: dict[str, list[dict]] = {}
+    for namespace in listed:
+        environment_id = ((namespace.get("metadata") or {}).get("labels") or {}).get(L.ENVIRONMENT)
+        if environment_id:
+            by_environment.setdefault(environment_id, []).append(namespace)
+    ids = sorted(by_environment)
+    live: set[str] = set()
+    for start in range(0, len(ids), batch_size):
+        live.update(
+            Environment.objects.filter(
+                public_id__in=ids[start : start + batch_size], state__in=LIVE_STATES
+            ).values_list("public_id", flat=True)
+        )
+    for environment_id, namespaces in sorted(by_environment.items()):
+        for namespace in namespaces:
+            metadata = namespace["metadata"]
+            name = metadata["name"]
+            if metadata.get("deletionTimestamp"):
+                _check_stuck(report, cluster, environment_id, namespace)
+                continue
+            if environment_id in live:
+                continue
+            reason = f"on cluster {cluster.name}: no live environment {environment_id}"
+            if report.dry_run:
+                report.orphan_namespaces_deleted.append(Finding(environment_id, name, reason))
+                continue
+            try:
+                state = kube.delete_namespace(config, name)
+            except kube.NotManaged as exc:
+                report.skipped.append(Finding(environment_id, name, str(exc)))
+            except kube.KubeError as exc:
+                report.errors.append(Finding(environment_id, name, f"deleting orphan namespace: {exc}"))
+            else:
+                report.orphan_namespaces_deleted.append(Finding(environment_id, name, f"{reason} (now {state.phase})"))
+
+
+def _check_stuck(report: SweepReport, cluster: Cluster, environment_id: str, namespace: dict) -> None:
+    """Report a namespace terminating for longer than the threshold, with what it still waits on."""
+    metadata = namespace["metadata"]
+    since = datetime.fromisoformat(metadata["deletionTimestamp"].replace("Z", "+00:00"))
+    waited = report.now - since
+    if waited < _stuck_threshold():
+        return
+    finalizers = sorted(
+        set(metadata.get("finalizers") or []) | set((namespace.get("spec") or {}).get("finalizers") or [])
+    )
+    blocking = [
+        f"{ctype}: {c.get('message') or c.get('reason') or ''}".rstrip(": ")
+        for ctype, c in conditions(namespace).items()
+        if c.get("status") == "True"
+    ]
+    reason = (
+        f"on cluster {cluster.name}: terminating for {int(waited.total_seconds() // 60)} min; "
+        f"finalizers: {', '.join(finalizers) or 'none'}; conditions: {'; '.join(blocking) or 'none'}"
+    )
+    report.stuck_terminating.append(Finding(environment_id, metadata["name"], reason))
