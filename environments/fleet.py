@@ -33,9 +33,7 @@ from environments.choices import LIVE_STATES, EnvironmentMode, EnvironmentState
 from environments.models import Cluster, Environment
 from microstax import kube
 from microstax.kube import labels as L
-from microstax.kube.namespaces import NAMESPACE_RESOURCE
 from microstax.kube.objects import conditions
-from microstax.kube.watch import list_objects
 from microstax.lib.errors import Conflict, DomainError
 
 logger = logging.getLogger(__name__)
@@ -298,12 +296,7 @@ def _clean_cluster(report: SweepReport, cluster: Cluster, batch_size: int) -> No
     not ours to reason about here. ``kube.delete_namespace`` re-checks the label and the UID itself.
     """
     config = cluster_config(cluster)
-    client = kube.get_client(config)
-    listed = list_objects(
-        client,
-        client.resource(*NAMESPACE_RESOURCE),
-        label_selector=L.selector({L.MANAGED_BY: L.MANAGED_BY_VALUE}),
-    ).items
+    listed = kube.list_managed_namespaces(config)
     by_environment: dict[str, list[dict]] = {}
     for namespace in listed:
         environment_id = ((namespace.get("metadata") or {}).get("labels") or {}).get(L.ENVIRONMENT)

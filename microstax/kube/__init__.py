@@ -57,7 +57,14 @@ from .errors import (
 )
 from .labels import managed_labels, spec_hash
 from .logs import LogLine, follow, service_pods, tail
-from .namespaces import NamespaceState, delete_namespace, ensure_namespace, get_namespace, wait_namespace_gone
+from .namespaces import (
+    NamespaceState,
+    delete_namespace,
+    ensure_namespace,
+    get_namespace,
+    list_managed_namespaces,
+    wait_namespace_gone,
+)
 from .objects import ObjectRef
 from .readiness import Reason, State
 from .wait import ObjectReadiness, ReadinessReport, wait_ready
@@ -113,6 +120,7 @@ __all__ = [
     "get_client",
     "get_namespace",
     "health",
+    "list_managed_namespaces",
     "managed_labels",
     "prune",
     "server_version",

@@ -64,6 +64,14 @@ def get_namespace(cluster: ClusterLike, name: str) -> Obj | None:
         return None
 
 
+def list_managed_namespaces(cluster: ClusterLike) -> list[Obj]:
+    """Every namespace labelled as MicroStax's (the selector runs on the server)."""
+
+    client = get_client(cluster)
+    selector = L.selector({L.MANAGED_BY: L.MANAGED_BY_VALUE})
+    return list_objects(client, client.resource(*NAMESPACE_RESOURCE), label_selector=selector).items
+
+
 def ensure_namespace(cluster: ClusterLike, name: str, labels: Mapping[str, str]) -> Obj:
     """Create or update namespace ``name`` with ``labels`` (plus managed-by); returns it live.
 
