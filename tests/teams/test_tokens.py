@@ -125,3 +125,12 @@ def test_bootstrap_demo_creates_the_demo_environment_once(db, sim, capsys, setti
     assert Environment.objects.count() == 1
     env.refresh_from_db()
     assert env.state == "ready", env.state_reason
+
+
+def test_bootstrap_demo_installs_the_fleet_sweep_schedule_once(db, settings, tmp_path, capsys):
+    from django_q.models import Schedule
+
+    settings.VAR_DIR = tmp_path
+    call_command("bootstrap_demo")
+    call_command("bootstrap_demo")
+    assert Schedule.objects.filter(name="microstax-fleet-sweep").count() == 1

@@ -91,6 +91,9 @@ class Command(BaseCommand):
         if not ApiToken.objects.active().filter(user=admin, name=DEMO_TOKEN_NAME).exists():
             _, secret = actions.create_api_token(actor=admin, name=DEMO_TOKEN_NAME)
 
+        from environments.tasks import ensure_fleet_schedule
+
+        ensure_fleet_schedule()  # TTL expiry, idle shutdown and namespace clean-up, every minute
         sandbox = self._sandbox(admin, sandbox_kubeconfig) if sandbox_kubeconfig else None
         demo_env = self._demo_environment(admin, team, sandbox) if demo_environment and sandbox else None
 
