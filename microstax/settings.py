@@ -189,6 +189,10 @@ MICROSTAX_PAGE_SIZE_MAX = env_int("MICROSTAX_PAGE_SIZE_MAX", 100, minimum=1)
 MICROSTAX_GRAPHQL_MAX_DEPTH = env_int("MICROSTAX_GRAPHQL_MAX_DEPTH", 10, minimum=2)
 MICROSTAX_GRAPHQL_MAX_ALIASES = env_int("MICROSTAX_GRAPHQL_MAX_ALIASES", 15, minimum=1)
 
+# Fleet policies (the sweep): how long before expiry owners are warned; when Terminating is "stuck".
+MICROSTAX_TTL_WARNING_MINUTES = env_int("MICROSTAX_TTL_WARNING_MINUTES", 60, minimum=0)
+MICROSTAX_STUCK_TERMINATING_MINUTES = env_int("MICROSTAX_STUCK_TERMINATING_MINUTES", 30, minimum=1)
+
 # OpenTelemetry: provisioning traces are exported as OTLP/HTTP JSON when this is set.
 OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
 
