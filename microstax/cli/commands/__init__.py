@@ -7,6 +7,6 @@ to a function ``(args, ctx) -> int``. :data:`GROUPS` is the order they appear in
 
 from __future__ import annotations
 
-from microstax.cli.commands import auth, baseline, blueprint, env, overlay
+from microstax.cli.commands import auth, baseline, blueprint, env, overlay, snapshot_agent
 
-GROUPS = (env, baseline, overlay, blueprint, auth)
+GROUPS = (env, baseline, overlay, blueprint, auth, snapshot_agent)
