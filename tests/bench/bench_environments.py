@@ -62,8 +62,14 @@ def main() -> None:
     team = team_actions.create_team(actor=user, slug="bench", name="Bench")
     TeamPolicy.objects.create(team=team, max_environments=10_000, max_cpu_millicores=10**9, max_memory_mib=10**9)
     with KubeSim() as sim:
-        actions.register_cluster(actor=user, name="sandbox", kubeconfig=sim.kubeconfig(), kind="sandbox",
-                                 ingress_domain="bench.localhost", is_default=True)
+        actions.register_cluster(
+            actor=user,
+            name="sandbox",
+            kubeconfig=sim.kubeconfig(),
+            kind="sandbox",
+            ingress_domain="bench.localhost",
+            is_default=True,
+        )
         print("createEnvironment → ready on kubesim (zero controller delays)")
         print(f"{'services':>9} {'objects':>8} {'writes':>7} {'seconds':>8} {'reconcile writes':>17}")
         results = {}
@@ -72,8 +78,9 @@ def main() -> None:
             for attempt in range(3 if size < 200 else 1):
                 sim.recorder.clear()
                 started = time.perf_counter()
-                env = actions.create_environment(actor=user, team=team, source=blueprint(size),
-                                                 name=f"b{size}-{attempt}")
+                env = actions.create_environment(
+                    actor=user, team=team, source=blueprint(size), name=f"b{size}-{attempt}"
+                )
                 elapsed = time.perf_counter() - started
                 env.refresh_from_db()
                 assert env.state == "ready", env.state_reason
@@ -89,18 +96,31 @@ def main() -> None:
 
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
-    query = json.dumps({"query": "{ environments(first: 100) { totalCount edges { node { id name state "
-                                 "team { slug } cluster { name simulated } services { name status endpoints } "
-                                 "operations(last: 1) { kind state steps { name } } } } } }"})
+    query = json.dumps(
+        {
+            "query": "{ environments(first: 100) { totalCount edges { node { id name state "
+            "team { slug } cluster { name simulated } services { name status endpoints } "
+            "operations(last: 1) { kind state steps { name } } } } } }"
+        }
+    )
     print("\nSQL queries of the environments query (first: 100)")
     for count in (10, 1000):
         existing = Environment.objects.count()
         template = Environment.objects.order_by("pk").first()
         clones = []
         for i in range(existing, count):
-            clone = Environment(team=team, name=f"clone-{i}", mode=template.mode, source=template.source,
-                                spec=template.spec, spec_hash=template.spec_hash, cluster=template.cluster,
-                                namespace=f"env-clone-{i}", state="ready", created_by=user)
+            clone = Environment(
+                team=team,
+                name=f"clone-{i}",
+                mode=template.mode,
+                source=template.source,
+                spec=template.spec,
+                spec_hash=template.spec_hash,
+                cluster=template.cluster,
+                namespace=f"env-clone-{i}",
+                state="ready",
+                created_by=user,
+            )
             clone.public_id = f"env_clone{i:07d}"
             clones.append(clone)
         Environment.objects.bulk_create(clones)

@@ -78,8 +78,14 @@ def main() -> None:
     team = team_actions.create_team(actor=user, slug="bench", name="Bench")
     TeamPolicy.objects.create(team=team, max_environments=1000, max_cpu_millicores=10**7, max_memory_mib=10**7)
     with KubeSim() as sim:
-        actions.register_cluster(actor=user, name="sandbox", kubeconfig=sim.kubeconfig(), kind="sandbox",
-                                 ingress_domain="bench.localhost", is_default=True)
+        actions.register_cluster(
+            actor=user,
+            name="sandbox",
+            kubeconfig=sim.kubeconfig(),
+            kind="sandbox",
+            ingress_domain="bench.localhost",
+            is_default=True,
+        )
         started = time.perf_counter()
         baseline = actions.create_environment(actor=user, team=team, source=STACK)
         baseline.refresh_from_db()
@@ -97,22 +103,39 @@ def main() -> None:
             own = (create.finished_at - create.started_at).total_seconds()
             times.append(own)
             reroutes.append(elapsed - own)
-        print(f"overlay create → ready (its own operation), 5 overlays: median {statistics.median(times):.3f} s, "
-              f"max {max(times):.3f} s (target ≤ 0.5 s)")
-        print(f"baseline re-route after each overlay (routers, run in the same request here): median "
-              f"{statistics.median(reroutes):.3f} s")
+        print(
+            f"overlay create → ready (its own operation), 5 overlays: median {statistics.median(times):.3f} s, "
+            f"max {max(times):.3f} s (target ≤ 0.5 s)"
+        )
+        print(
+            f"baseline re-route after each overlay (routers, run in the same request here): median "
+            f"{statistics.median(reroutes):.3f} s"
+        )
 
-        kinds = collections.Counter(o["kind"] for plural in ("deployments", "services", "networkpolicies",
-                                                             "configmaps", "secrets", "persistentvolumeclaims",
-                                                             "jobs", "ingresses", "resourcequotas", "limitranges")
-                                    for o in sim.list(plural, overlay.namespace))
+        kinds = collections.Counter(
+            o["kind"]
+            for plural in (
+                "deployments",
+                "services",
+                "networkpolicies",
+                "configmaps",
+                "secrets",
+                "persistentvolumeclaims",
+                "jobs",
+                "ingresses",
+                "resourcequotas",
+                "limitranges",
+            )
+            for o in sim.list(plural, overlay.namespace)
+        )
         pods = len(sim.list("pods", overlay.namespace))
         saving = overlay.difference_plan["saving"]
         print(f"\noverlay namespace: {dict(sorted(kinds.items()))}, {pods} pod(s)")
         print("                   full clone     overlay      saved")
         for key in ("services", "pods", "cpu_millicores", "memory_mib"):
-            print(f"  {key:<16} {saving['full_clone'][key]:>10} {saving['overlay'][key]:>11} "
-                  f"{saving['saved'][key]:>10}")
+            print(
+                f"  {key:<16} {saving['full_clone'][key]:>10} {saving['overlay'][key]:>11} {saving['saved'][key]:>10}"
+            )
         print(f"  pods saved: {saving['ratio']:.0%}")
         baseline_objects = sum(len(sim.list(p, baseline.namespace)) for p in ("deployments", "services"))
         print(f"baseline namespace now has {baseline_objects} Deployments+Services (incl. the checkout router)")

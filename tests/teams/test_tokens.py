@@ -108,8 +108,9 @@ def test_bootstrap_demo_is_idempotent_and_prints_a_working_token(gql, db, capsys
     assert gql("{ teams { totalCount } }", token=secret)["data"]["teams"]["totalCount"] == 1
 
 
-def test_bootstrap_demo_creates_the_demo_environment_once(db, sim, capsys, settings, tmp_path,
-                                                          django_capture_on_commit_callbacks):
+def test_bootstrap_demo_creates_the_demo_environment_once(
+    db, sim, capsys, settings, tmp_path, django_capture_on_commit_callbacks
+):
     from environments.models import Environment
 
     settings.VAR_DIR = tmp_path
