@@ -157,12 +157,13 @@ class Provisioner:
     def reroute_baseline(self) -> None:
         """Let the chain's baseline add or drop the routers that send this overlay's key to it."""
         from environments.actions import reconcile_environment
+        from environments.actions.lifecycle import SYSTEM
         from environments.actions.sparse import chain_of
 
         root = chain_of(self.env)[0]
         root.refresh_from_db()
         if root.mode == EnvironmentMode.BASELINE and root.state in (EnvironmentState.READY, EnvironmentState.DEGRADED):
-            reconcile_environment(actor=None, env=root)
+            reconcile_environment(actor=SYSTEM, env=root)
 
     def finish(self, state: str, error: str = "") -> None:
         now = timezone.now()
@@ -178,7 +179,7 @@ class Provisioner:
         with transaction.atomic():
             self.finish(OperationState.FAILED, reason)
             if self.operation.kind == OperationKind.DELETE:
-                # Stays `deleting`: the fleet sweep or a new delete retries; the reason says why.
+                # Stays `deleting` with the reason; deleting it again retries (see delete_environment).
                 Environment.objects.filter(pk=self.env.pk).update(state_reason=reason[:500])
             else:
                 any_ready = self.env.services.filter(status=ServiceStatus.READY).exists()

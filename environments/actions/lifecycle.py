@@ -472,6 +472,25 @@ def delete_environment(*, actor, env: Environment, force: bool = False) -> Opera
             field="force",
             code="HAS_DEPENDANTS",
         )
+    if env.state == EnvironmentState.DELETING:
+        # A delete that did not finish (a namespace stuck Terminating, a cluster that was down) is
+        # tried again as it is: the state already says deleting.
+        with transaction.atomic():
+            if Operation.objects.filter(
+                environment=env, kind=OperationKind.DELETE, state__in=[OperationState.QUEUED, OperationState.RUNNING]
+            ).exists():
+                raise Conflict("a deletion of this environment is already under way", field="state")
+            operation = _new_operation(env, OperationKind.DELETE, actor)
+            record(
+                action="environment.delete",
+                actor=actor,
+                team=env.team,
+                target_type="environment",
+                target_id=env.public_id,
+                after={**environment_snapshot(env), "retry": True},
+            )
+            _enqueue(operation)
+        return operation
     with transaction.atomic():
         for dependant in dependants:  # leaves first
             if dependant.state not in (EnvironmentState.DELETING, EnvironmentState.DELETED):

@@ -139,3 +139,21 @@ def test_the_system_actor_stops_and_deletes_with_system_audit_events(provision, 
     assert env.state == "stopped"
     event = AuditEvent.objects.get(action="environment.stop")
     assert (event.actor_name, event.actor_kind) == ("system", "system")
+
+
+def test_a_failed_delete_can_be_retried(provision, owner, sim, django_capture_on_commit_callbacks, monkeypatch):
+    from environments import provisioning
+
+    env = provision()
+    monkeypatch.setattr(provisioning, "NAMESPACE_DELETE_TIMEOUT", 0.5)
+    sim.faults.stick_namespace(env.namespace)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.delete_environment(actor=owner, env=env)
+    env.refresh_from_db()
+    assert env.state == "deleting" and "still terminating" in env.state_reason
+    sim.faults.unstick_namespace(env.namespace)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.delete_environment(actor=owner, env=env)
+    env.refresh_from_db()
+    assert env.state == "deleted"
+    assert [op.state for op in env.operations.filter(kind="delete").order_by("created_at")] == ["failed", "succeeded"]
