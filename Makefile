@@ -29,7 +29,9 @@ test: venv
 
 ## Benchmarks (kept out of `make test`): each script in tests/bench prints its figures.
 bench: venv
-	@set -e; for f in tests/bench/bench_*.py; do echo "== $$f"; DEBUG=true $(BIN)/python $$f; done
+	@status=0; for f in tests/bench/bench_*.py; do echo "== $$f"; \
+	  DEBUG=true $(BIN)/python $$f || { echo "!! $$f: a target was missed or the run failed"; status=1; }; \
+	done; exit $$status
 
 lint: venv
 	$(BIN)/ruff check .
