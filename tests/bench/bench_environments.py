@@ -32,7 +32,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from environments import actions  # noqa: E402
 from environments.models import Environment, Operation, TeamPolicy  # noqa: E402
-from microstax.kubesim import KubeSim  # noqa: E402
+from microstax.kubesim import Delays, KubeSim  # noqa: E402
 from microstax.teams import actions as team_actions  # noqa: E402
 
 
@@ -60,8 +60,16 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_superuser("bench", password="bench-password-1")
     team = team_actions.create_team(actor=user, slug="bench", name="Bench")
-    TeamPolicy.objects.create(team=team, max_environments=10_000, max_cpu_millicores=10**9, max_memory_mib=10**9)
-    with KubeSim() as sim:
+    TeamPolicy.objects.create(
+        team=team,
+        max_environments=10_000,
+        max_cpu_millicores=10**9,
+        max_memory_mib=10**9,
+        max_pods_per_environment=10_000,
+    )
+    # Zero controller delays, but real deadlines: a 200-service wave must not trip the test-speed
+    # ProgressDeadlineExceeded that Delays.for_tests() shrinks to a few seconds.
+    with KubeSim(delays=Delays(time_factor=float(os.environ.get("BENCH_TIME_FACTOR", "1.0")))) as sim:
         actions.register_cluster(
             actor=user,
             name="sandbox",

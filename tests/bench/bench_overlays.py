@@ -29,7 +29,7 @@ from django.core.management import call_command  # noqa: E402
 
 from environments import actions  # noqa: E402
 from environments.models import Environment, TeamPolicy  # noqa: E402
-from microstax.kubesim import KubeSim  # noqa: E402
+from microstax.kubesim import Delays, KubeSim  # noqa: E402
 from microstax.teams import actions as team_actions  # noqa: E402
 
 # A 12-service shop: two data services, ten apps. The routing header is propagated everywhere, so
@@ -77,7 +77,9 @@ def main() -> None:
     user = get_user_model().objects.create_superuser("bench", password="bench-password-1")
     team = team_actions.create_team(actor=user, slug="bench", name="Bench")
     TeamPolicy.objects.create(team=team, max_environments=1000, max_cpu_millicores=10**7, max_memory_mib=10**7)
-    with KubeSim() as sim:
+    # Zero controller delays, but real deadlines: a 200-service wave must not trip the test-speed
+    # ProgressDeadlineExceeded that Delays.for_tests() shrinks to a few seconds.
+    with KubeSim(delays=Delays(time_factor=1.0)) as sim:
         actions.register_cluster(
             actor=user,
             name="sandbox",
