@@ -14,12 +14,11 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from environments import actions
-from environments.models import Cluster, Environment, Operation, OperationStep, TeamPolicy
+from environments.models import Environment, Operation, OperationStep, TeamPolicy
 from environments.svg import OUTCOME_COLOURS, timeline_svg
 from tests.fixtures.blueprints import SHOP_V1
 
@@ -34,23 +33,6 @@ services:
 
 SVG = "{http://www.w3.org/2000/svg}"
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def client_for():
-    def make(user=None) -> Client:
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def cluster(db):
-    """A sandbox cluster row; nothing talks to it unless provisioning runs."""
-    return Cluster.objects.create(name="sandbox", kind="sandbox", ingress_domain="sandbox.localhost", is_default=True)
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from environments import actions
-from environments.models import Cluster, Environment, TeamPolicy
+from environments.models import Environment, TeamPolicy
 from environments.svg import SERVICE_COLOURS, LineageRow, lineage_svg
 from environments.views import grouped_by_base, reason_text
 from microstax.teams import actions as team_actions
@@ -43,23 +42,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 def overlay_yaml(key: str = "feat-checkout") -> str:
     return OVERLAY.replace("feat-checkout", key)
-
-
-@pytest.fixture
-def client_for():
-    def make(user=None) -> Client:
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def cluster(db):
-    """A sandbox cluster row; nothing talks to it because provisioning never runs here."""
-    return Cluster.objects.create(name="sandbox", kind="sandbox", ingress_domain="sandbox.localhost", is_default=True)
 
 
 @pytest.fixture

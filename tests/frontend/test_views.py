@@ -11,17 +11,6 @@ from audit.models import AuditEvent
 from microstax.teams.models import Membership
 
 
-@pytest.fixture
-def client_for():
-    def make(user=None) -> Client:
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
 def test_pages_require_sign_in(client_for):
     response = client_for().get("/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
