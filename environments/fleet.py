@@ -25,10 +25,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit import context as audit_context
-from audit.actions import record
 from audit.models import AuditEvent
 from environments.actions.clusters import cluster_config
-from environments.actions.lifecycle import SYSTEM, delete_environment, stop_environment
+from environments.actions.lifecycle import SYSTEM, audit_environment, delete_environment, stop_environment
 from environments.choices import LIVE_STATES, EnvironmentMode, EnvironmentState
 from environments.models import Cluster, Environment
 from microstax import kube
@@ -228,12 +227,10 @@ def _warn(report: SweepReport, batch_size: int) -> None:
             minutes_left = int((env.expires_at - report.now).total_seconds() // 60)
             reason = f"expires at {key}, in {minutes_left} min"
             if not report.dry_run:
-                record(
-                    action=TTL_WARNING_ACTION,
+                audit_environment(
+                    env,
+                    TTL_WARNING_ACTION,
                     actor=SYSTEM,
-                    team=env.team,
-                    target_type="environment",
-                    target_id=env.public_id,
                     after={"id": env.public_id, "name": env.name, "expires_at": key, "minutes_left": minutes_left},
                 )
             report.warned.append(Finding(env.public_id, env.name, reason))

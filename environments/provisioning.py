@@ -24,9 +24,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit import context as audit_context
-from audit.actions import record
 from environments import events, tracing
 from environments.actions.clusters import cluster_config
+from environments.actions.lifecycle import audit_environment
 from environments.choices import (
     EnvironmentMode,
     EnvironmentState,
@@ -186,12 +186,10 @@ class Provisioner:
                 to = EnvironmentState.DEGRADED if any_ready else EnvironmentState.FAILED
                 if not self.env.transition(to, reason=reason):
                     self.env.transition(EnvironmentState.FAILED, reason=reason)
-            record(
-                action=f"environment.{self.operation.kind}.failed",
+            audit_environment(
+                self.env,
+                f"environment.{self.operation.kind}.failed",
                 actor=self.operation.actor,
-                team=self.env.team,
-                target_type="environment",
-                target_id=self.env.public_id,
                 outcome="failure",
                 reason=reason[:2000],
             )

@@ -54,6 +54,11 @@ def environment_snapshot(env: Environment) -> dict:
     }
 
 
+def audit_environment(env: Environment, action: str, *, actor, **details) -> None:
+    """The one audit event of an environment action (``details``: before, after, outcome, reason)."""
+    record(action=action, actor=actor, team=env.team, target_type="environment", target_id=env.public_id, **details)
+
+
 def _requested(spec: dict) -> tuple[int, int]:
     """(CPU millicores, memory MiB) requested by the spec's services, replicas included."""
     cpu = memory = 0
@@ -265,14 +270,7 @@ def create_environment(
             env.save()
             _sync_service_rows(env)
             operation = _new_operation(env, OperationKind.CREATE, actor)
-            record(
-                action="environment.create",
-                actor=actor,
-                team=team,
-                target_type="environment",
-                target_id=env.public_id,
-                after=environment_snapshot(env),
-            )
+            audit_environment(env, "environment.create", actor=actor, after=environment_snapshot(env))
             _enqueue(operation)
     except IntegrityError:
         raise Conflict(f"team '{team.slug}' already has a live environment named '{name}'", field="name") from None
@@ -290,12 +288,10 @@ def _operate(env: Environment, actor, *, kind: str, to: str, action: str, reason
             state=OperationState.SUPERSEDED, finished_at=timezone.now()
         )
         operation = _new_operation(env, kind, actor, **params)
-        record(
-            action=action,
+        audit_environment(
+            env,
+            action,
             actor=actor,
-            team=env.team,
-            target_type="environment",
-            target_id=env.public_id,
             before=before,
             after={**environment_snapshot(env), **params},
         )
@@ -481,12 +477,10 @@ def delete_environment(*, actor, env: Environment, force: bool = False) -> Opera
             ).exists():
                 raise Conflict("a deletion of this environment is already under way", field="state")
             operation = _new_operation(env, OperationKind.DELETE, actor)
-            record(
-                action="environment.delete",
+            audit_environment(
+                env,
+                "environment.delete",
                 actor=actor,
-                team=env.team,
-                target_type="environment",
-                target_id=env.public_id,
                 after={**environment_snapshot(env), "retry": True},
             )
             _enqueue(operation)
@@ -530,12 +524,10 @@ def reconcile_environment(*, actor, env: Environment) -> Operation:
         raise Conflict(f"only ready or degraded environments are reconciled; this one is {env.state}", field="state")
     with transaction.atomic():
         operation = _new_operation(env, OperationKind.RECONCILE, actor)
-        record(
-            action="environment.reconcile",
+        audit_environment(
+            env,
+            "environment.reconcile",
             actor=actor,
-            team=env.team,
-            target_type="environment",
-            target_id=env.public_id,
             after={"spec_hash": env.spec_hash},
         )
         _enqueue(operation)
@@ -552,12 +544,10 @@ def extend_ttl(*, actor, env: Environment, ttl: str) -> Environment:
         before = environment_snapshot(env)
         env.expires_at = expires_at
         env.save(update_fields=["expires_at"])
-        record(
-            action="environment.ttl",
+        audit_environment(
+            env,
+            "environment.ttl",
             actor=actor,
-            team=env.team,
-            target_type="environment",
-            target_id=env.public_id,
             before=before,
             after=environment_snapshot(env),
         )
@@ -573,12 +563,10 @@ def set_idle_policy(*, actor, env: Environment, enabled: bool, delay_minutes: in
         before = {"enabled": env.auto_shutdown_enabled, "delay_minutes": env.auto_shutdown_delay_minutes}
         env.auto_shutdown_enabled, env.auto_shutdown_delay_minutes = enabled, delay
         env.save(update_fields=["auto_shutdown_enabled", "auto_shutdown_delay_minutes"])
-        record(
-            action="environment.idle_policy",
+        audit_environment(
+            env,
+            "environment.idle_policy",
             actor=actor,
-            team=env.team,
-            target_type="environment",
-            target_id=env.public_id,
             before=before,
             after={"enabled": enabled, "delay_minutes": delay},
         )

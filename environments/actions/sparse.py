@@ -12,7 +12,6 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.actions import record
 from blueprints.actions import InvalidBlueprint
 from blueprints.normalize import spec_hash
 from blueprints.validation import validate_blueprint
@@ -21,6 +20,7 @@ from environments.actions.lifecycle import (
     _generate_secrets,
     _new_operation,
     _require_use,
+    audit_environment,
     environment_snapshot,
 )
 from environments.choices import (
@@ -82,12 +82,10 @@ def promote_environment(*, actor, env: Environment) -> Environment:
         if not updated:
             raise Conflict("the environment changed while promoting it; try again", field="id")
         env.mode = EnvironmentMode.BASELINE
-        record(
-            action="environment.promote",
+        audit_environment(
+            env,
+            "environment.promote",
             actor=actor,
-            team=env.team,
-            target_type="environment",
-            target_id=env.public_id,
             before=before,
             after=environment_snapshot(env),
         )
@@ -310,12 +308,10 @@ def create_overlay(
             env.save()
             sync_overlay_rows(env, plan)
             operation = _new_operation(env, OperationKind.CREATE, actor)
-            record(
-                action="environment.overlay.create",
+            audit_environment(
+                env,
+                "environment.overlay.create",
                 actor=actor,
-                team=env.team,
-                target_type="environment",
-                target_id=env.public_id,
                 after={**environment_snapshot(env), "base": base.public_id, "local": sorted(local)},
             )
             _enqueue(operation)
