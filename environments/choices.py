@@ -100,6 +100,8 @@ class OperationKind(models.TextChoices):
     SCALE = "scale", "Scale"
     DELETE = "delete", "Delete"
     RECONCILE = "reconcile", "Reconcile"
+    SNAPSHOT = "snapshot", "Snapshot"
+    RESTORE = "restore", "Restore"
 
 
 class OperationState(models.TextChoices):
@@ -115,3 +117,22 @@ class StepOutcome(models.TextChoices):
     OK = "ok", "OK"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+
+
+class DriftPolicy(models.TextChoices):
+    """What the fleet sweep does when an environment's live objects differ from what it rendered."""
+
+    RECORD = "record", "Record it on the environment"
+    REAPPLY = "reapply", "Record it and re-apply the desired objects"
+
+
+# States in which an environment's workloads run and cost compute (the rest cost storage only).
+RUNNING_STATES = frozenset(
+    {
+        EnvironmentState.PROVISIONING,
+        EnvironmentState.READY,
+        EnvironmentState.DEGRADED,
+        EnvironmentState.RESUMING,
+        EnvironmentState.STOPPING,
+    }
+)

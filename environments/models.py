@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from environments.choices import (
+    RUNNING_STATES,
     TRANSITIONS,
     ClusterHealth,
     ClusterKind,
+    DriftPolicy,
     EnvironmentMode,
     EnvironmentState,
     OperationKind,
@@ -112,6 +117,15 @@ class Environment(PublicIdModel):
     auto_shutdown_enabled = models.BooleanField(default=True)
     auto_shutdown_delay_minutes = models.PositiveIntegerField(default=30)
     last_activity_at = models.DateTimeField(default=timezone.now)
+    idle_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When idle shutdown is due: last activity + delay, if enabled"
+    )
+    running_seconds = models.FloatField(default=0, help_text="Time spent in running states before the current one")
+    stopped_seconds = models.FloatField(default=0, help_text="Time spent stopped or failed before the current state")
+    drift = models.JSONField(
+        null=True, blank=True, help_text="Objects that differed from the desired ones at the last check"
+    )
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
     difference_plan = models.JSONField(null=True, blank=True, help_text="The resolved difference graph")
     plan_outdated = models.BooleanField(default=False, help_text="A provider changed since this overlay was planned")
     requested_cpu_millicores = models.PositiveIntegerField(default=0, help_text="Sum of CPU requests, for quotas")
@@ -137,6 +151,22 @@ class Environment(PublicIdModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
 
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"auto_shutdown_enabled", "auto_shutdown_delay_minutes", "last_activity_at"} & set(
+            update_fields
+        ):
+            self.idle_at = self.idle_deadline()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "idle_at"}
+        super().save(*args, **kwargs)
+
+    def idle_deadline(self, last_activity_at=None):
+        """When idle shutdown is due after activity at ``last_activity_at`` (None: never)."""
+        if not self.auto_shutdown_enabled:
+            return None
+        return (last_activity_at or self.last_activity_at) + timedelta(minutes=self.auto_shutdown_delay_minutes)
+
     @property
     def is_live(self) -> bool:
         return self.state != EnvironmentState.DELETED
@@ -145,23 +175,39 @@ class Environment(PublicIdModel):
         return to in TRANSITIONS[self.state]
 
     def transition(self, to: str, *, reason: str = "", expected: str | None = None) -> bool:
-        """Move to ``to`` if allowed from the current state, as one conditional UPDATE.
+        """Move to ``to`` if allowed from the current state, as a conditional UPDATE.
 
-        Two workers racing for the same change cannot both win: the UPDATE only matches while
-        the row is still in a state from which ``to`` is allowed (or exactly ``expected``).
+        Two workers racing for the same change cannot both win: the row is locked and the UPDATE
+        only matches while it is still in a state from which ``to`` is allowed (or exactly
+        ``expected``).
         """
         allowed_from = [s for s, nexts in TRANSITIONS.items() if to in nexts]
         if expected is not None:
             allowed_from = [expected] if expected in allowed_from else []
-        now = timezone.now()
-        changed = Environment.objects.filter(pk=self.pk, state__in=allowed_from).update(
-            state=to,
-            state_reason=reason[:500],
-            state_changed_at=now,
-            deleted_at=now if to == EnvironmentState.DELETED else None,
-        )
+        with transaction.atomic():
+            # The time spent in the state being left goes to its cost bucket (running or stopped),
+            # measured from the row as it is now, not from this possibly stale object.
+            current = (
+                Environment.objects.select_for_update()
+                .filter(pk=self.pk, state__in=allowed_from)
+                .values_list("state", "state_changed_at")
+                .first()
+            )
+            if current is None:
+                return False
+            now = timezone.now()
+            elapsed = max(0.0, (now - current[1]).total_seconds())
+            bucket = "running_seconds" if current[0] in RUNNING_STATES else "stopped_seconds"
+            changed = Environment.objects.filter(pk=self.pk, state=current[0]).update(
+                state=to,
+                state_reason=reason[:500],
+                state_changed_at=now,
+                deleted_at=now if to == EnvironmentState.DELETED else None,
+                **{bucket: F(bucket) + elapsed},
+            )
         if changed:
             self.state, self.state_reason, self.state_changed_at = to, reason[:500], now
+            setattr(self, bucket, getattr(self, bucket) + elapsed)
         return bool(changed)
 
     def generated_secrets(self) -> dict[str, str]:
@@ -258,6 +304,13 @@ class TeamPolicy(models.Model):
     default_ttl_hours = models.PositiveIntegerField(null=True, blank=True, help_text="TTL when none is given")
     max_pods_per_environment = models.PositiveIntegerField(default=100, help_text="ResourceQuota pods per namespace")
     overlay_ttl_hours = models.PositiveIntegerField(default=24, help_text="TTL of overlays when none is given")
+    baseline_ttl_hours = models.PositiveIntegerField(null=True, blank=True, help_text="Baseline TTL by default")
+    max_ttl_hours_isolated = models.PositiveIntegerField(default=90 * 24, help_text="Longest isolated TTL")
+    max_ttl_hours_baseline = models.PositiveIntegerField(default=90 * 24, help_text="Longest TTL of baselines")
+    max_ttl_hours_overlay = models.PositiveIntegerField(default=7 * 24, help_text="Longest TTL of overlays")
+    idle_delay_minutes = models.PositiveIntegerField(default=30, help_text="Idle shutdown delay when none is given")
+    snapshot_retention_days = models.PositiveIntegerField(default=14, help_text="Snapshot lifetime")
+    drift_policy = models.CharField(max_length=20, choices=DriftPolicy.choices, default=DriftPolicy.RECORD)
 
     def __str__(self) -> str:
         return f"policy of {self.team}"

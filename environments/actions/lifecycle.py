@@ -577,5 +577,5 @@ def touch_activity(env: Environment) -> None:
     """Someone used the environment: push back idle shutdown. At most one write a minute."""
     now = timezone.now()
     if now - env.last_activity_at >= timedelta(minutes=1):
-        Environment.objects.filter(pk=env.pk).update(last_activity_at=now)
-        env.last_activity_at = now
+        Environment.objects.filter(pk=env.pk).update(last_activity_at=now, idle_at=env.idle_deadline(now))
+        env.last_activity_at, env.idle_at = now, env.idle_deadline(now)
