@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 
 from django.conf import settings
@@ -31,8 +30,9 @@ class AuditEventQuerySet(models.QuerySet):
 
 class AuditEvent(models.Model):
     """One recorded action. Rows are immutable and chained: ``hash = sha256(prev_hash + canonical)``
-    and ``signature = HMAC(server key, hash)``, so editing, deleting or reordering rows is detected
-    by ``manage.py audit_verify``.
+    and ``signature = Ed25519(signing key, hash)`` with the key named by ``key_id``, so editing,
+    deleting or reordering rows is detected by ``manage.py audit_verify``. ``sequence`` is assigned
+    from the locked chain head, so it has no gaps: a missing number is a deleted row.
 
     Foreign keys use PROTECT: a user or team that appears in the trail cannot be hard-deleted
     (deactivate instead), because the trail must keep pointing at them.
@@ -60,7 +60,8 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
-    signature = models.CharField(max_length=64, editable=False)
+    key_id = models.CharField(max_length=16, default="", editable=False, help_text="The signing key (audit.signing)")
+    signature = models.CharField(max_length=128, editable=False, help_text="Ed25519 over the hash, hex")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -106,8 +107,68 @@ class AuditEvent(models.Model):
     def compute_hash(self) -> str:
         return hashlib.sha256(self.prev_hash.encode() + self.canonical()).hexdigest()
 
-    def compute_signature(self) -> str:
-        return hmac.new(settings.MICROSTAX_AUDIT_KEY, self.hash.encode(), hashlib.sha256).hexdigest()
+    def signed_message(self) -> bytes:
+        """What the signature covers: the hash, which covers the content and the link."""
+        return self.hash.encode()
+
+
+class CheckpointKind(models.TextChoices):
+    DAILY = "daily", "Daily"
+    PRUNE = "prune", "Pruned prefix"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement that the chain, up to event ``last_sequence``, ended in ``head_hash`` and
+    held ``count`` events since the previous checkpoint (``first_sequence`` … ``last_sequence``).
+
+    Daily checkpoints pin each day's end, so a verifier can start from one instead of the genesis;
+    a *prune* checkpoint covers the prefix that ``audit_prune`` exported and deleted, and is where
+    verification of what remains starts. Checkpoints are as immutable as events.
+    """
+
+    kind = models.CharField(max_length=10, choices=CheckpointKind.choices, default=CheckpointKind.DAILY)
+    day = models.DateField(help_text="The UTC day it closes (daily), or the prune cut-off date")
+    first_sequence = models.BigIntegerField()
+    last_sequence = models.BigIntegerField(db_index=True)
+    head_hash = models.CharField(max_length=64)
+    count = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_sequence", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day"], condition=models.Q(kind="daily"), name="audit_one_daily_checkpoint_per_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} checkpoint {self.day} at #{self.last_sequence}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit checkpoints cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit checkpoints cannot be deleted")
+
+    def signed_message(self) -> bytes:
+        data = {
+            "kind": self.kind,
+            "day": self.day.isoformat(),
+            "first_sequence": self.first_sequence,
+            "last_sequence": self.last_sequence,
+            "head_hash": self.head_hash,
+            "count": self.count,
+            "created_at": self.created_at.isoformat(timespec="microseconds"),
+            "key_id": self.key_id,
+        }
+        return b"microstax-audit-checkpoint:" + json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
 class AuditChainHead(models.Model):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django_q.tasks import async_task
 
+from microstax.lib.schedules import ensure_schedule
+
 
 def enqueue_operation(operation_id: int) -> None:
     async_task(
@@ -42,15 +44,4 @@ def ensure_fleet_schedule():
     from django_q.models import Schedule
 
     wanted = {"func": "environments.tasks.fleet_sweep", "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1}
-    existing = list(Schedule.objects.filter(name=FLEET_SCHEDULE_NAME).order_by("pk"))
-    if not existing:
-        return Schedule.objects.create(name=FLEET_SCHEDULE_NAME, **wanted), True
-    schedule, duplicates = existing[0], existing[1:]
-    if duplicates:
-        Schedule.objects.filter(pk__in=[s.pk for s in duplicates]).delete()
-    changed = [key for key, value in wanted.items() if getattr(schedule, key) != value]
-    if changed:
-        for key in changed:
-            setattr(schedule, key, wanted[key])
-        schedule.save(update_fields=changed)
-    return schedule, False
+    return ensure_schedule(FLEET_SCHEDULE_NAME, wanted)

@@ -5,8 +5,8 @@ from microstax.teams.permissions import is_auditor, teams_for
 NAVIGATION = [
     ("environments:list", "Environments"),
     ("blueprints:list", "Blueprints"),
-    ("frontend:snapshots", "Snapshots"),
-    ("frontend:audit", "Audit"),
+    ("snapshots:list", "Snapshots"),
+    ("audit:events", "Audit"),
     ("environments:clusters", "Clusters"),
 ]
 

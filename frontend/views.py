@@ -14,9 +14,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from audit.models import AuditEvent
+from environments.actions import policies
+from environments.forms import TeamPolicyForm
+from environments.models import TeamPolicy
 from frontend.context_processors import current_team_from
 from frontend.forms import MemberForm, RenameTeamForm, RoleForm, TeamForm, TokenForm
 from microstax.lib.errors import DomainError
+from microstax.lib.errors import PermissionDenied as DomainPermissionDenied
 from microstax.teams import actions, permissions
 from microstax.teams.choices import Role, TeamPermission
 from microstax.teams.graphql.types import memberships_prefetch
@@ -81,15 +85,6 @@ def section(request: HttpRequest, section: str) -> HttpResponse:
 
 
 @login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    """Team members read their team's events; auditors and platform admins read every event."""
-    events = AuditEvent.objects.order_by("-sequence")
-    if not permissions.is_auditor(request.user):
-        events = events.filter(team__in=permissions.teams_for(request.user))
-    return render(request, "frontend/audit.html", {"events": events[:100]})
-
-
-@login_required
 @require_POST
 def switch_team(request: HttpRequest) -> HttpResponse:
     team = _visible_team(request, request.POST.get("team", ""))
@@ -135,7 +130,51 @@ def _team_page_context(request: HttpRequest, team: Team) -> dict:
 @login_required
 def team_detail(request: HttpRequest, team_id: str) -> HttpResponse:
     team = _visible_team(request, team_id)
-    return render(request, "frontend/team.html", _team_page_context(request, team))
+    context = _team_page_context(request, team)
+    return render(request, "frontend/team.html", {**context, **_policy_context(team, can_edit=context["can_manage"])})
+
+
+def _policy_context(team: Team, *, can_edit: bool, form: TeamPolicyForm | None = None, saved: bool = False) -> dict:
+    """The team's environment policy, its usage and the platform ceilings; the form for owners."""
+    policy = TeamPolicy.for_team(team)
+    return {
+        "policy": policy,
+        "policy_usage": policies.team_usage(team),
+        "ceilings": policies.Ceilings.from_settings(),
+        "can_edit_policy": can_edit,
+        "policy_form": form or TeamPolicyForm(initial=policies.policy_snapshot(policy), auto_id="policy_%s"),
+        "policy_saved": saved,
+    }
+
+
+# The action names fields as the API does (camelCase); the form's fields are snake_case.
+_POLICY_FIELDS = {"".join(w if i == 0 else w.title() for i, w in enumerate(n.split("_"))): n for n in policies.EDITABLE}
+
+
+@login_required
+@require_POST
+def team_policy(request: HttpRequest, team_id: str) -> HttpResponse:
+    """Owners change the team's policy; refusals are shown next to the field they concern."""
+    team = _visible_team(request, team_id)
+    can_edit = permissions.has_team_perm(request.user, team, policies.POLICY_PERMISSION)
+    form = TeamPolicyForm(request.POST, auto_id="policy_%s")
+    status = 400
+    if form.is_valid():
+        try:
+            policies.update_team_policy(actor=request.user, team=team, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(_POLICY_FIELDS.get(exc.field or ""), exc.message)
+            status = 403 if isinstance(exc, DomainPermissionDenied) else 400
+        else:
+            if not _is_htmx(request):
+                messages.success(request, "Team policy saved.")
+                return redirect("frontend:team", team_id=team.public_id)
+            context = _policy_context(team, can_edit=can_edit, saved=True)
+            return render(request, "frontend/partials/policy.html", {"team": team, **context})
+    context = _policy_context(team, can_edit=can_edit, form=form)
+    if _is_htmx(request):  # htmx swaps only successful responses: the errors come back in a 200 fragment
+        return render(request, "frontend/partials/policy.html", {"team": team, **context})
+    return render(request, "frontend/team.html", {**_team_page_context(request, team), **context}, status=status)
 
 
 def _members_response(request: HttpRequest, team: Team, *, error: str | None = None) -> HttpResponse:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from microstax.lib.env import env_bool, env_int, env_list, env_str
+from microstax.lib.env import env_bool, env_decimal, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MICROSTAX_VAR_DIR", str(BASE_DIR / "var")))
@@ -80,6 +81,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "audit.middleware.RequestIdMiddleware",
+    "environments.wake.WakeHostMiddleware",  # before CommonMiddleware validates the host
+    "environments.metrics.MetricsMiddleware",  # /metrics: its own bearer token, before ApiTokenMiddleware
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -192,12 +195,64 @@ MICROSTAX_GRAPHQL_MAX_ALIASES = env_int("MICROSTAX_GRAPHQL_MAX_ALIASES", 15, min
 # Fleet policies (the sweep): how long before expiry owners are warned; when Terminating is "stuck".
 MICROSTAX_TTL_WARNING_MINUTES = env_int("MICROSTAX_TTL_WARNING_MINUTES", 60, minimum=0)
 MICROSTAX_STUCK_TERMINATING_MINUTES = env_int("MICROSTAX_STUCK_TERMINATING_MINUTES", 30, minimum=1)
+# Drift: how many running environments one sweep compares with their cluster, and how often each.
+MICROSTAX_DRIFT_CHECKS_PER_SWEEP = env_int("MICROSTAX_DRIFT_CHECKS_PER_SWEEP", 50, minimum=0)
+MICROSTAX_DRIFT_INTERVAL_MINUTES = env_int("MICROSTAX_DRIFT_INTERVAL_MINUTES", 10, minimum=0)
+# Wake on demand: at most one resume request per environment per this many seconds.
+MICROSTAX_WAKE_MIN_INTERVAL_SECONDS = env_int("MICROSTAX_WAKE_MIN_INTERVAL_SECONDS", 10, minimum=1)
+# /metrics: a bearer token (also MICROSTAX_METRICS_TOKEN_FILE); unset, only loopback may scrape.
+MICROSTAX_METRICS_TOKEN = env_str("MICROSTAX_METRICS_TOKEN") or ""
+
+# Platform ceilings: no team policy may go above these (platform admins set them here).
+MICROSTAX_MAX_TTL_HOURS = env_int("MICROSTAX_MAX_TTL_HOURS", 90 * 24, minimum=1)
+MICROSTAX_MAX_ENVIRONMENTS_PER_TEAM = env_int("MICROSTAX_MAX_ENVIRONMENTS_PER_TEAM", 200, minimum=1)
+MICROSTAX_MAX_TEAM_CPU_MILLICORES = env_int("MICROSTAX_MAX_TEAM_CPU_MILLICORES", 256_000, minimum=100)
+MICROSTAX_MAX_TEAM_MEMORY_MIB = env_int("MICROSTAX_MAX_TEAM_MEMORY_MIB", 1_048_576, minimum=128)
+MICROSTAX_MAX_PODS_PER_ENVIRONMENT = env_int("MICROSTAX_MAX_PODS_PER_ENVIRONMENT", 500, minimum=1)
+MICROSTAX_MAX_IDLE_DELAY_MINUTES = env_int("MICROSTAX_MAX_IDLE_DELAY_MINUTES", 7 * 24 * 60, minimum=5)
+MICROSTAX_MAX_SNAPSHOT_RETENTION_DAYS = env_int("MICROSTAX_MAX_SNAPSHOT_RETENTION_DAYS", 365, minimum=1)
+
+# Cost estimates: the price table (per vCPU-hour and GiB-hour of requests while running, per GiB-month
+# of volume claims while the environment exists). Defaults are typical on-demand cloud list prices.
+MICROSTAX_PRICE_CPU_HOUR = env_decimal("MICROSTAX_PRICE_CPU_HOUR", "0.04", minimum=Decimal(0))
+MICROSTAX_PRICE_GIB_HOUR = env_decimal("MICROSTAX_PRICE_GIB_HOUR", "0.005", minimum=Decimal(0))
+MICROSTAX_PRICE_STORAGE_GIB_MONTH = env_decimal("MICROSTAX_PRICE_STORAGE_GIB_MONTH", "0.10", minimum=Decimal(0))
+MICROSTAX_CURRENCY = env_str("MICROSTAX_CURRENCY", "USD") or "USD"
 
 # OpenTelemetry: provisioning traces are exported as OTLP/HTTP JSON when this is set.
 OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
 
-# The audit chain's signing key: a server secret, separate from SECRET_KEY when provided.
-MICROSTAX_AUDIT_KEY = (env_str("MICROSTAX_AUDIT_KEY") or f"audit:{SECRET_KEY}").encode()
+# Snapshots: where artifacts are stored (file://PATH, the embedded default, or s3://BUCKET/PREFIX with
+# the S3 settings below; credentials also as *_FILE), how long a transfer token lives, and what
+# the capture and restore Jobs run and call back to.
+MICROSTAX_SNAPSHOT_STORAGE_URL = env_str("MICROSTAX_SNAPSHOT_STORAGE_URL") or f"file://{VAR_DIR / 'snapshots'}"
+if not MICROSTAX_SNAPSHOT_STORAGE_URL.startswith(("file://", "s3://")):
+    raise ImproperlyConfigured(
+        "MICROSTAX_SNAPSHOT_STORAGE_URL must be file://PATH or s3://BUCKET/PREFIX, "
+        f"got {MICROSTAX_SNAPSHOT_STORAGE_URL!r}"
+    )
+MICROSTAX_SNAPSHOT_S3_ENDPOINT_URL = env_str("MICROSTAX_SNAPSHOT_S3_ENDPOINT_URL") or None
+MICROSTAX_SNAPSHOT_S3_REGION = env_str("MICROSTAX_SNAPSHOT_S3_REGION") or None
+MICROSTAX_SNAPSHOT_S3_ACCESS_KEY_ID = env_str("MICROSTAX_SNAPSHOT_S3_ACCESS_KEY_ID") or None
+MICROSTAX_SNAPSHOT_S3_SECRET_ACCESS_KEY = env_str("MICROSTAX_SNAPSHOT_S3_SECRET_ACCESS_KEY") or None
+MICROSTAX_SNAPSHOT_TOKEN_MINUTES = env_int("MICROSTAX_SNAPSHOT_TOKEN_MINUTES", 120, minimum=1)
+MICROSTAX_SNAPSHOT_MAX_BYTES = env_int("MICROSTAX_SNAPSHOT_MAX_BYTES", 50 * 1024**3, minimum=1)
+MICROSTAX_PUBLIC_URL = (env_str("MICROSTAX_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+if not MICROSTAX_PUBLIC_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"MICROSTAX_PUBLIC_URL must be an http(s) URL, got {MICROSTAX_PUBLIC_URL!r}")
+MICROSTAX_IMAGE = env_str("MICROSTAX_IMAGE") or "ghcr.io/microstax/microstax:latest"
+
+# The audit trail's Ed25519 signing key (a PEM private key file). Development generates one into
+# var/ on first use (never committed); production must name its own.
+_AUDIT_KEY_FILE = env_str("MICROSTAX_AUDIT_SIGNING_KEY_FILE")
+if not _AUDIT_KEY_FILE and not DEBUG:
+    raise ImproperlyConfigured(
+        "MICROSTAX_AUDIT_SIGNING_KEY_FILE must name an Ed25519 private key (PEM) unless DEBUG=true"
+    )
+MICROSTAX_AUDIT_SIGNING_KEY_FILE = Path(_AUDIT_KEY_FILE or VAR_DIR / "audit-signing-key.pem")
+MICROSTAX_AUDIT_SIGNING_KEY_GENERATE = not _AUDIT_KEY_FILE
+# How often (seconds) the integrity status shown on the audit pages is recomputed.
+MICROSTAX_AUDIT_STATUS_CACHE_SECONDS = env_int("MICROSTAX_AUDIT_STATUS_CACHE_SECONDS", 60, minimum=0)
 
 LOGGING = {
     "version": 1,

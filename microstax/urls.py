@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("schema/blueprint.json", blueprint_views.schema_json, name="blueprint-schema"),
     path("blueprints/", include("blueprints.urls")),
+    path("", include("snapshots.urls")),
     path("", include("environments.urls")),
+    path("audit/", include("audit.urls")),
     path("", include("frontend.urls")),
 ]

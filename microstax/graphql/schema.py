@@ -9,16 +9,23 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from audit.graphql.schema import Query as AuditQuery
 from blueprints.graphql.schema import Mutation as BlueprintMutation
 from blueprints.graphql.schema import Query as BlueprintQuery
+from environments.graphql.policies import Mutation as PolicyMutation
+from environments.graphql.policies import Query as PolicyQuery
 from environments.graphql.schema import Mutation as EnvironmentMutation
 from environments.graphql.schema import Query as EnvironmentQuery
 from environments.graphql.subscriptions import Subscription as EnvironmentSubscription
 from microstax.teams.graphql.schema import Mutation as TeamMutation
 from microstax.teams.graphql.schema import Query as TeamQuery
+from snapshots.graphql.schema import Mutation as SnapshotMutation
+from snapshots.graphql.schema import Query as SnapshotQuery
 
-Query = merge_types("Query", (TeamQuery, BlueprintQuery, EnvironmentQuery))
-Mutation = merge_types("Mutation", (TeamMutation, BlueprintMutation, EnvironmentMutation))
+Query = merge_types("Query", (TeamQuery, BlueprintQuery, EnvironmentQuery, PolicyQuery, SnapshotQuery, AuditQuery))
+Mutation = merge_types(
+    "Mutation", (TeamMutation, BlueprintMutation, EnvironmentMutation, PolicyMutation, SnapshotMutation)
+)
 Subscription = merge_types("Subscription", (EnvironmentSubscription,))
 
 schema = strawberry.Schema(

@@ -7,6 +7,17 @@ to a function ``(args, ctx) -> int``. :data:`GROUPS` is the order they appear in
 
 from __future__ import annotations
 
-from microstax.cli.commands import auth, baseline, blueprint, env, overlay, snapshot_agent
+from microstax.cli.commands import (
+    auth,
+    baseline,
+    blueprint,
+    env,
+    governance,
+    org,
+    overlay,
+    policy,
+    snapshot,
+    snapshot_agent,
+)
 
-GROUPS = (env, baseline, overlay, blueprint, auth, snapshot_agent)
+GROUPS = (env, baseline, overlay, blueprint, snapshot, policy, governance, org, auth, snapshot_agent)

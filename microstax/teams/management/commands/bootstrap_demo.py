@@ -94,6 +94,9 @@ class Command(BaseCommand):
         from environments.tasks import ensure_fleet_schedule
 
         ensure_fleet_schedule()  # TTL expiry, idle shutdown and namespace clean-up, every minute
+        from audit.tasks import ensure_checkpoint_schedule
+
+        ensure_checkpoint_schedule()  # the signed daily checkpoint of the audit trail
         sandbox = self._sandbox(admin, sandbox_kubeconfig) if sandbox_kubeconfig else None
         demo_env = self._demo_environment(admin, team, sandbox) if demo_environment and sandbox else None
 
