@@ -2,14 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-s3.txt | sha1sum | cut -c1-12)
 
 .PHONY: run test test-sqlite test-postgres bench lint venv e2e-cluster
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-s3.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -r requirements-s3.txt  # boto3 + moto: see the file for why not in pyproject
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

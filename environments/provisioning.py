@@ -102,6 +102,17 @@ class Provisioner:
         self.cluster = cluster_config(self.env.cluster)
         self._position = operation.steps.count()
 
+    @classmethod
+    def for_environment(
+        cls, env: Environment, cluster: kube.ClusterConfig | None = None, policy: TeamPolicy | None = None
+    ) -> Provisioner:
+        """A provisioner that only renders the desired objects (drift checks): no operation, no steps."""
+        self = cls.__new__(cls)
+        self.operation, self.env, self._position = None, env, 0  # type: ignore[assignment]
+        self.cluster = cluster or cluster_config(env.cluster)
+        self._policy = policy
+        return self
+
     # -- bookkeeping ----------------------------------------------------------------------------
 
     @contextmanager
@@ -132,6 +143,10 @@ class Provisioner:
 
     def run(self) -> str:
         kind = self.operation.kind
+        if kind in (OperationKind.SNAPSHOT, OperationKind.RESTORE):
+            from snapshots import runner  # capture/restore Jobs: they never change the environment's state
+
+            return runner.run(self)
         try:
             if kind == OperationKind.DELETE:
                 self.delete()
@@ -178,6 +193,10 @@ class Provisioner:
         log.info("operation %s failed: %s", self.operation.public_id, reason)
         with transaction.atomic():
             self.finish(OperationState.FAILED, reason)
+            if getattr(self, "provisioning_restore", None) is not None:
+                from snapshots.actions import restore_failed
+
+                restore_failed(self.provisioning_restore, reason)
             if self.operation.kind == OperationKind.DELETE:
                 # Stays `deleting` with the reason; deleting it again retries (see delete_environment).
                 Environment.objects.filter(pk=self.env.pk).update(state_reason=reason[:500])
@@ -204,7 +223,7 @@ class Provisioner:
         if stopped:
             for service in spec["services"]:
                 service["replicas"] = 0
-        context = self.context()
+        context = self.context(stopped=stopped)
         rendered = render_environment(spec, context)
         if self.env.mode == EnvironmentMode.BASELINE:
             routes = self.baseline_routes(spec)
@@ -239,7 +258,10 @@ class Provisioner:
                     )
         return routes
 
-    def context(self) -> RenderContext:
+    def context(self, *, stopped: bool = False) -> RenderContext:
+        """The render context; a stopped environment's routes go to the wake page."""
+        from environments.wake import wake_target
+
         cluster = self.env.cluster
         return RenderContext(
             environment_id=self.env.public_id,
@@ -250,9 +272,15 @@ class Provisioner:
             routing_provider=cluster.routing_provider,
             storage_class=cluster.storage_class,
             secret_values=self.env.generated_secrets(),
-            quota=QuotaPolicy(**TeamPolicy.for_team(self.env.team).namespace_quota()),
+            quota=QuotaPolicy(**self.policy().namespace_quota()),
             files=self.files(),
+            wake=wake_target(self.env) if stopped else None,
+            snapshot_restore=getattr(self, "snapshot_transfer", None),
         )
+
+    def policy(self) -> TeamPolicy:
+        # A drift check hands in its batch's policies (read in one query); a provisioning run reads it.
+        return getattr(self, "_policy", None) or TeamPolicy.for_team(self.env.team)
 
     def files(self) -> dict[str, str]:
         """Referenced files: an overlay also sees its providers' (a promoted service's seed script)."""
@@ -283,7 +311,11 @@ class Provisioner:
 
         root = chain_of(self.env)[0]
         return render_overlay(
-            spec, self.context(), local=plan["local"], inherited=inherited, baseline_namespace=root.namespace
+            spec,
+            self.context(stopped=stopped),
+            local=plan["local"],
+            inherited=inherited,
+            baseline_namespace=root.namespace,
         )
 
     def converge(self, *, stopped: bool) -> None:
@@ -293,6 +325,12 @@ class Provisioner:
             details.update(namespace=self.env.namespace, existed=live is not None)
             if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
                 raise OperationFailed(f"namespace {self.env.namespace} is still terminating; retry once it is gone")
+        if not stopped and self.operation.kind in (OperationKind.CREATE, OperationKind.RETRY):
+            from snapshots.runner import needs_provisioning_restore, prepare_provisioning_restore
+
+            if needs_provisioning_restore(self.env):
+                # A blueprint `snapshot:` section or a replay: its restore Job joins the seed wave.
+                self.snapshot_transfer = prepare_provisioning_restore(self)
         with self.step("render") as details:
             try:
                 rendered = self.render(stopped=stopped)
@@ -305,7 +343,12 @@ class Provisioner:
         for wave in rendered.waves:
             with self.step(f"apply {wave.name}") as details:
                 report = kube.apply(
-                    self.cluster, wave.objects, environment_id=self.env.public_id, team_slug=self.env.team.slug
+                    self.cluster,
+                    wave.objects,
+                    environment_id=self.env.public_id,
+                    team_slug=self.env.team.slug,
+                    # a drift repair rewrites objects whose hash still matches (a hand-made kubectl edit)
+                    skip_unchanged=not self.operation.params.get("reapply"),
                 )
                 details.update(
                     created=len(report.created), updated=len(report.updated), unchanged=len(report.unchanged)
@@ -335,6 +378,10 @@ class Provisioner:
             for name, urls in rendered.endpoints.items():
                 ServiceInstance.objects.filter(environment=self.env, name=name).update(endpoints=list(urls))
             details["endpoints"] = rendered.endpoints
+        if getattr(self, "snapshot_transfer", None) is not None:
+            from snapshots.runner import conclude_provisioning_restore
+
+            conclude_provisioning_restore(self)
         self._set_state(EnvironmentState.STOPPED if stopped else EnvironmentState.READY)
 
     def record_services(self, readiness, owners: dict, *, stopped: bool) -> None:

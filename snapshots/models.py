@@ -91,6 +91,7 @@ class Snapshot(PublicIdModel):
     sha256 = models.CharField(max_length=64, blank=True)
     row_counts = models.JSONField(default=dict, blank=True)
     upload_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    upload_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     operation = models.ForeignKey(
         "environments.Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -119,6 +120,7 @@ class SnapshotRestore(models.Model):
     state = models.CharField(max_length=20, choices=RestoreState.choices, default=RestoreState.PENDING)
     state_reason = models.CharField(max_length=500, blank=True)
     download_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    download_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     operation = models.ForeignKey(
         "environments.Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -16,7 +16,7 @@ settings).
 from __future__ import annotations
 
 from .header_routing import entry_routes, render_routing
-from .model import ProviderRef, QuotaPolicy, RenderContext, RenderedEnvironment, RenderError, Wave
+from .model import ProviderRef, QuotaPolicy, RenderContext, RenderedEnvironment, RenderError, WakeTarget, Wave
 from .overlay import render_overlay
 from .render import dependency_levels, generated_secret_keys, published_ports, render_environment, required_files
 from .router import RouterListener, nginx_router_config, nginx_router_config_for, render_router
@@ -28,6 +28,7 @@ __all__ = [
     "RenderError",
     "RenderedEnvironment",
     "RouterListener",
+    "WakeTarget",
     "Wave",
     "dependency_levels",
     "entry_routes",

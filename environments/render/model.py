@@ -74,6 +74,20 @@ def _default_ingress_namespace() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class WakeTarget:
+    """Where a stopped environment's routes send their requests: MicroStax's "waking up" endpoint.
+
+    ``host``/``port``/``scheme`` come from ``MICROSTAX_PUBLIC_URL``; ``path`` is the wake page of
+    the environment (``/wake/<env id>/``), to which routes that can rewrite paths rewrite.
+    """
+
+    host: str
+    port: int
+    path: str
+    scheme: str = "http"
+
+
+@dataclass(frozen=True)
 class RenderContext:
     """Everything about the target besides the blueprint: identity, cluster settings, resolved values.
 
@@ -96,6 +110,11 @@ class RenderContext:
     ingress_namespace_labels: Mapping[str, str] = field(default_factory=_default_ingress_namespace)
     gateway: tuple[str, str] | None = None
     files: Mapping[str, str] = field(default_factory=dict)
+    # A snapshot restore to run at provisioning time (``snapshots.jobs.Transfer``, resolved and
+    # token-minted by the provisioner): its Job joins its service's seed wave.
+    snapshot_restore: Any = None
+    # Set for a stopped environment: its routes go to the wake endpoint instead of its Services.
+    wake: WakeTarget | None = None
 
 
 @dataclass(frozen=True)

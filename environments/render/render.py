@@ -156,6 +156,12 @@ def _render_service(ctx: RenderContext, spec: dict[str, Any], service: dict[str,
             out.warnings += seed.warnings
             out.config += [seed.config_map] if seed.config_map is not None else []
             out.seed.append(seed.job)
+        restore = ctx.snapshot_restore
+        if restore is not None and restore.service["name"] == name:
+            from snapshots.jobs import render_transfer  # the snapshot app's pure Job renderer
+
+            for obj in render_transfer(ctx, spec, restore):
+                (out.seed if obj["kind"] == "Job" else out.config).append(obj)
     out.config += [mock.config_map] if mock.config_map is not None else []
     present = [obj for obj in read_by_pod if obj is not None]
     config_hash = config.content_hash(*present) if present else None
@@ -217,7 +223,10 @@ def render_environment(
         names = [name for name in rendered if levels[name] == level]
         add(f"services-{level}", [obj for name in names for obj in rendered[name].workload], True)
         add(f"seed-{level}", [obj for name in names for obj in rendered[name].seed], True)
-    add("routes", [obj for parts in rendered.values() for obj in parts.routes], False)
+    route_objects = [obj for parts in rendered.values() for obj in parts.routes]
+    if route_objects and ctx.wake is not None:
+        route_objects.append(routes.wake_service(ctx))
+    add("routes", route_objects, False)
 
     objects = [obj for wave in waves for obj in wave.objects]
     refs = [ObjectRef.of(obj) for obj in objects]

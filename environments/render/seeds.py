@@ -123,6 +123,17 @@ def _mysql_env(service: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return env
 
 
+def postgres_connection(service: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+    """libpq's variables (``PGHOST`` … ``PGPASSWORD``) for a Job reaching a PostgreSQL service, as a
+    seed Job gets them; ([], reason) when the service cannot be reached. Snapshot Jobs use this."""
+    tcp = [port for port in service["ports"] if port["protocol"] == "TCP"]
+    if not tcp:
+        return [], f"{service['name']} declares no TCP port, so no Service exists for a job to connect to"
+    port = next((p for p in tcp if p["containerPort"] == ENGINES["postgres"]["port"]), tcp[0])
+    connection = [("PGHOST", {"value": service["name"]}), ("PGPORT", {"value": str(port["port"])})]
+    return connection + _postgres_env(service), None
+
+
 def _sql_container(service: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     """The client container for a sql seed, or (None, reason) when the server cannot be reached."""
     engine = image_engine(service["image"]) or _env_engine(service) or "postgres"

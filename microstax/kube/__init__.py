@@ -14,7 +14,9 @@ from .apply import (
     WavesReport,
     apply,
     apply_waves,
+    delete_objects,
     prune,
+    read_live,
 )
 from .client import (
     ClusterConfig,
@@ -112,6 +114,7 @@ __all__ = [
     "WavesReport",
     "apply",
     "apply_waves",
+    "delete_objects",
     "close_all",
     "delete_namespace",
     "ensure_namespace",
@@ -123,6 +126,7 @@ __all__ = [
     "list_managed_namespaces",
     "managed_labels",
     "prune",
+    "read_live",
     "server_version",
     "service_pods",
     "spec_hash",

@@ -145,6 +145,24 @@ def _live_objects(client: KubeClient, prepared: list[Obj]) -> dict[tuple[str, st
     return live
 
 
+def read_live(
+    cluster: ClusterLike,
+    objects: Iterable[Mapping[str, Any]],
+    *,
+    environment_id: object | None = None,
+    team_slug: str | None = None,
+) -> dict[ObjectRef, Obj]:
+    """Our live objects matching ``objects`` (by reference), read as ``apply`` reads them: one LIST per
+    (kind, namespace) selected by the environment label. Objects not found are absent from the
+    result; kinds the cluster does not serve raise ``UnknownKind``. Writes nothing (drift checks)."""
+    client = get_client(cluster)
+    prepared = _prepare(objects, environment_id, team_slug)
+    live = _live_objects(client, prepared)
+    return {
+        ObjectRef(api_version, kind, namespace, name): obj for (api_version, kind, namespace, name), obj in live.items()
+    }
+
+
 def apply(
     cluster: ClusterLike,
     objects: Iterable[Mapping[str, Any]],
@@ -153,12 +171,15 @@ def apply(
     team_slug: str | None = None,
     field_manager: str = L.FIELD_MANAGER,
     force: bool = True,
+    skip_unchanged: bool = True,
 ) -> ApplyReport:
     """Server-side apply ``objects``, writing only those whose spec-hash changed.
 
     Our labels (``environment_id``/``team_slug`` when given) and the spec-hash annotation are set
     on a copy of each object. With ``force=False`` a field owned by another manager raises
     ``FieldConflict``; with ``force=True`` (the default) we take ownership, as a reconciler must.
+    ``skip_unchanged=False`` writes every object even when its hash matches: the way to undo a hand
+    edit (``kubectl scale``) that left our annotation in place.
     Raises ``KubeError`` (after retries) on the first object that cannot be written.
     """
     client = get_client(cluster)
@@ -169,7 +190,12 @@ def apply(
         resource = client.resource_of(obj)
         ref = ObjectRef.of(obj)
         current = live.get((ref.api_version, ref.kind, ref.namespace, ref.name))
-        if current is not None and not is_deleting(current) and L.live_spec_hash(current) == L.live_spec_hash(obj):
+        if (
+            skip_unchanged
+            and current is not None
+            and not is_deleting(current)
+            and L.live_spec_hash(current) == L.live_spec_hash(obj)
+        ):
             report.unchanged.append(ref)
             report.objects.append(current)
             continue
@@ -299,6 +325,22 @@ def prune(
                 _delete(client, resource, namespace, md["name"], md.get("uid"))
             report.deleted.append(ref)
     return report
+
+
+def delete_objects(cluster: ClusterLike, objects: Iterable[Mapping[str, Any] | ObjectRef]) -> list[ObjectRef]:
+    """Delete exactly these namespaced objects (background propagation; already gone is fine).
+
+    For objects with a lifetime of their own inside an environment's namespace — a snapshot
+    transfer's Job, Secret and ConfigMap — which ``prune`` (everything not desired) cannot single out.
+    """
+    client = get_client(cluster)
+    deleted = []
+    for item in objects:
+        ref = item if isinstance(item, ObjectRef) else ObjectRef.of(item)
+        resource = client.resource(ref.api_version, ref.kind)
+        _delete(client, resource, ref.namespace, ref.name, None)
+        deleted.append(ref)
+    return deleted
 
 
 def _delete(client: KubeClient, resource: ResourceInfo, namespace: str, name: str, uid: str | None) -> None:

@@ -38,6 +38,7 @@ from .errors import (
     retry_with,
     translate,
 )
+from .metrics import count_error
 
 T = TypeVar("T")
 USER_AGENT = "microstax-kube/0.1"
@@ -215,7 +216,9 @@ class KubeClient:
                 *serialized, _request_timeout=timeout or (self.config.connect_timeout, self.config.request_timeout)
             )
         except CLIENT_EXCEPTIONS as exc:
-            raise translate(exc) from exc
+            error = translate(exc)
+            count_error(self.config.name, error)
+            raise error from exc
         raw = response.response
         if not 200 <= raw.status < 300:
             try:
@@ -224,7 +227,9 @@ class KubeClient:
                 data = b""
             finally:
                 raw.release_conn()
-            raise error_from_response(raw.status, data, raw.headers)
+            error = error_from_response(raw.status, data, raw.headers)
+            count_error(self.config.name, error)
+            raise error
         return raw
 
     def exchange(

@@ -24,6 +24,7 @@ class ContainerRun:
     end: float | None = None
     exit_code: int | None = None
     outcome: str = "running"  # running | completed | crashed | failed
+    output: list[str] | None = None  # what a registered executor printed, instead of the simulated lines
 
     def lines(self, interval: float, until: float) -> list[tuple[float, str]]:
         """Log lines with their wall-clock times, up to ``until``."""
@@ -40,7 +41,10 @@ class ContainerRun:
             first = max(1, count - MAX_HEARTBEATS + 1)
             out += [(t0 + k * interval, f"{name}: heartbeat {k}: ok") for k in range(first, count + 1)]
         if self.end is not None and self.end <= until:
-            if self.outcome == "crashed":
+            if self.output is not None:
+                out += [(self.end, line) for line in self.output]
+                out.append((self.end, f"{name}: exited with status {self.exit_code}"))
+            elif self.outcome == "crashed":
                 out.append((self.end, f"{name}: panic: simulated crash ({self.image!r} asks for crashloop)"))
             elif self.outcome == "failed":
                 out.append((self.end, f"{name}: error: simulated failure ({self.image!r} asks for fail), exit 1"))
@@ -62,7 +66,9 @@ class Runtime:
             runs.append(run)
             del runs[:-2]
 
-    def stop(self, pod_uid: str, container: str, *, exit_code: int, outcome: str) -> ContainerRun | None:
+    def stop(
+        self, pod_uid: str, container: str, *, exit_code: int, outcome: str, output: list[str] | None = None
+    ) -> ContainerRun | None:
         with self._lock:
             runs = self._runs.get((pod_uid, container))
             if not runs or runs[-1].end is not None:
@@ -70,6 +76,7 @@ class Runtime:
             runs[-1].end = time.time()
             runs[-1].exit_code = exit_code
             runs[-1].outcome = outcome
+            runs[-1].output = output
             return runs[-1]
 
     def current(self, pod_uid: str, container: str) -> ContainerRun | None:

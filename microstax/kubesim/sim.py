@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from .store import Store, WatchEvent
 from .util import Obj, clone
 
 _SAVE_DEBOUNCE = 0.5
+
+Executor = Callable[[str, dict[str, Any], dict[str, str]], tuple[int, list[str]]]
 
 
 class KubeSim:
@@ -54,6 +57,8 @@ class KubeSim:
         self.recorder = Recorder()
         self.runtime = Runtime()
         self.errors: list[BaseException] = []
+        # (predicate(image), run(namespace, container, env) -> (exit code, log lines)), first match wins.
+        self.executors: list[tuple[Callable[[str], bool], Executor]] = []
         self.event_index: dict[tuple[str, str, str, str], str] = {}
         self.controllers = build(self)
         self.faults.on_unstick = lambda name: self.controllers.requeue("namespace", ("", name))
@@ -149,6 +154,18 @@ class KubeSim:
 
     def bookmark_interval(self) -> float:
         return max(self.config.delays.wall(self.config.delays.bookmark_interval), 0.01)
+
+    # -- executors ------------------------------------------------------------------------------
+
+    def register_executor(self, predicate: Callable[[str], bool], run: Executor) -> Callable[[], None]:
+        """Let run-to-completion containers whose image satisfies ``predicate`` do real work.
+
+        ``run(namespace, container, env)`` gets the container's spec and its resolved environment,
+        runs in a worker thread, and returns ``(exit_code, log_lines)``. Returns an unregister function.
+        """
+        entry = (predicate, run)
+        self.executors.append(entry)
+        return lambda: self.executors.remove(entry) if entry in self.executors else None
 
     # -- client configuration -----------------------------------------------------------------
 

@@ -184,6 +184,11 @@ class Policy(_Model):
     name: str = Field(min_length=1, max_length=200)
     salt: str | None = Field(default=None, min_length=8)
     strict: bool = False
+    keep_unsanitized: bool = Field(
+        default=False,
+        description="capture the data as it is (rules are not applied); the control plane keeps such an "
+        "artifact for the owning team's owners only",
+    )
     tables: TableSelection = Field(default_factory=TableSelection)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -208,6 +213,11 @@ class Policy(_Model):
         """Column name → rule for one table (the last rule wins; duplicates are reported)."""
         return {rule.column: rule for rule in self.rules if rule.qualified_table == qualified}
 
+    @property
+    def sanitized(self) -> bool:
+        """Whether a capture under this policy applies its rules (``keepUnsanitized: true`` does not)."""
+        return not self.keep_unsanitized
+
     def with_salt(self, salt: str | None) -> Policy:
         """The policy with ``salt`` (e.g. from a secret) replacing the file's salt when given."""
         return self if not salt else self.model_copy(update={"salt": salt})
@@ -222,6 +232,8 @@ class Policy(_Model):
     def version(self) -> str:
         """A content hash of the policy that leaves the salt out, so it can be published."""
         data = self.model_dump(mode="json", by_alias=True, exclude={"salt"})
+        if not self.keep_unsanitized:
+            data.pop("keepUnsanitized")  # absent and false are the same policy (and the same version)
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -296,7 +296,8 @@ class PostgresEngine:
                         if not entry["captured"]:
                             continue
                         member = artifact.member(entry["member"])
-                        with conn.cursor().copy(copy_out_statement(table, policy.rules_for(name), keys)) as copy:
+                        rules = policy.rules_for(name) if policy.sanitized else {}
+                        with conn.cursor().copy(copy_out_statement(table, rules, keys)) as copy:
                             for chunk in copy:
                                 member.write(chunk)
                         artifact.record(member)
@@ -322,7 +323,7 @@ class PostgresEngine:
             "captured": policy.includes(table.qualified),
             "member": data_member(table.schema, table.name),
             "rows": 0,
-            "rules": {column: rule.strategy for column, rule in sorted(rules.items())},
+            "rules": {column: rule.strategy for column, rule in sorted(rules.items())} if policy.sanitized else {},
         }
 
     def _manifest(
@@ -337,6 +338,7 @@ class PostgresEngine:
             "engine": {"name": self.name, "serverVersion": conn.info.server_version},
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "policy": {"name": policy.name, "version": policy.version, "strict": policy.strict},
+            "sanitized": policy.sanitized,
             "tables": tables,
             "sequences": sequences,
         }

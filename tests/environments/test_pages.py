@@ -219,7 +219,8 @@ def test_the_detail_page_runs_a_constant_number_of_queries(client_for, owner, ma
     assert one == many
 
 
-DETAIL_QUERIES = 11
+# 11, plus the Snapshots section: the environment's snapshots and the team's policy choices.
+DETAIL_QUERIES = 13
 
 
 def test_a_provisioned_environment_shows_ready_its_timeline_and_logs(client_for, owner, provisioned):

@@ -75,8 +75,12 @@ def test_the_salt_can_come_from_the_environment(source: str, tmp_path: Path, cap
 
 def test_failures_are_one_line_errors_without_traceback(tmp_path: Path, policy_file: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.delenv("MICROSTAX_SNAPSHOT_DSN", raising=False)
+    monkeypatch.delenv("PGHOST", raising=False)
+    monkeypatch.delenv("PGDATABASE", raising=False)
     assert main(["snapshot-agent", "restore", "--input", str(tmp_path / "x")]) == 1
-    assert capsys.readouterr().err == "error: no database given: pass --dsn or set MICROSTAX_SNAPSHOT_DSN\n"
+    assert capsys.readouterr().err == (
+        "error: no database given: pass --dsn, set MICROSTAX_SNAPSHOT_DSN, or set PGHOST/PGDATABASE\n"
+    )
     junk = tmp_path / "junk.msxsnap"
     junk.write_bytes(b"MSXSNAP1\n" + b"\0" * 200)
     assert (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from blueprints.validation import validate_blueprint
-from microstax.cli.commands import env_lifecycle, env_observe, env_sparse
+from microstax.cli.commands import env_lifecycle, env_observe, env_snapshot, env_sparse
 from microstax.cli.commands._files import display_name, read_text
 from microstax.cli.context import Context
 from microstax.cli.output import format_problems, plural, render
@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     env_lifecycle.register(commands, common)
     env_observe.register(commands, common)
     env_sparse.register(commands, common)
+    env_snapshot.register(commands, common)
 
 
 def validate_command(args: argparse.Namespace, ctx: Context) -> int:

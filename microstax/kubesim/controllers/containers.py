@@ -54,6 +54,9 @@ class ContainerSim:
     finished: float = 0.0
     last_terminated: dict[str, Any] | None = None
     container_id: str = ""
+    # A registered executor running this container's work in a worker thread (see KubeSim.register_executor).
+    executing: bool = False
+    executed: tuple[int, list[str]] | None = None
 
 
 @dataclass

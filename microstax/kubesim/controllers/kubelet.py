@@ -11,12 +11,20 @@ choosing failures by image name:
 * ``fail`` in the image of a run-to-completion pod (restartPolicy Never/OnFailure) → exits 1,
   pod ``Failed``; other run-to-completion pods exit 0 after ``job_run`` → ``Succeeded``.
 * a missing Secret/ConfigMap reference → ``CreateContainerConfigError`` until it appears.
+
+A run-to-completion container whose image matches an executor registered with
+``KubeSim.register_executor`` really does its work: when its simulated run is over, its
+environment is resolved (values, ``secretKeyRef``, ``configMapKeyRef``) and the executor runs in
+a worker thread — never on the controller thread — and the container exits with the executor's
+code, its lines in the pod log.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import threading
 import time
 from typing import Any
 
@@ -183,6 +191,11 @@ class Kubelet(SchedulingMixin, PodStatusMixin):
                 cs.backoff = min(cs.backoff * 2, MAX_CRASH_BACKOFF)
                 cs.next_at = now + self.delays.wall(cs.backoff)
             elif cs.state == "running" and cs.next_at and now >= cs.next_at:
+                executor = None if crashes(cs.image) or not run_to_completion else self._executor(cs.image)
+                if executor is not None and cs.executed is None:
+                    if not cs.executing:
+                        self._execute(key, pod, cs, spec, executor)
+                    continue
                 self._exit(pod, cs, now, restart_policy)
             elif cs.state == "backoff" and now >= cs.next_at:
                 self._start(pod, cs, now, run_to_completion)
@@ -213,11 +226,62 @@ class Kubelet(SchedulingMixin, PodStatusMixin):
         else:
             cs.next_at = 0.0
 
+    # -- executors ------------------------------------------------------------------------------
+
+    def _executor(self, image: str) -> Any:
+        for predicate, run in list(getattr(self.sim, "executors", [])):
+            if predicate(image):
+                return run
+        return None
+
+    def _resolve_env(self, namespace: str, container: Obj) -> dict[str, str]:
+        """The container's environment as its process would see it (refs read from the store)."""
+        out: dict[str, str] = {}
+        for src in container.get("envFrom") or []:
+            for key, rt in (("secretRef", R.SECRET), ("configMapRef", R.CONFIGMAP)):
+                if isinstance(src.get(key), dict):
+                    obj = self.store.get(rt, namespace, src[key].get("name", "")) or {}
+                    out.update(_decoded(obj, rt))
+        for env in container.get("env") or []:
+            if "value" in env:
+                out[env["name"]] = str(env["value"])
+                continue
+            vf = env.get("valueFrom") or {}
+            for key, rt in (("secretKeyRef", R.SECRET), ("configMapKeyRef", R.CONFIGMAP)):
+                ref = vf.get(key)
+                if isinstance(ref, dict):
+                    obj = self.store.get(rt, namespace, ref.get("name", "")) or {}
+                    value = _decoded(obj, rt).get(ref.get("key", ""))
+                    if value is not None:
+                        out[env["name"]] = value
+        return out
+
+    def _execute(self, key: Key, pod: Obj, cs: ContainerSim, spec: Obj, run: Any) -> None:
+        """Start the executor in a worker thread; its end wakes this pod's reconcile."""
+        namespace = pod["metadata"]["namespace"]
+        env = self._resolve_env(namespace, spec)
+        cs.executing, cs.next_at = True, 0.0
+
+        def work() -> None:
+            try:
+                code, lines = run(namespace, spec, env)
+                result = (int(code), [str(line) for line in lines])
+            except Exception as exc:  # noqa: BLE001 - an executor bug is the container's failure
+                result = (1, [f"kubesim: executor failed: {type(exc).__name__}: {exc}"])
+            cs.executed, cs.executing, cs.next_at = result, False, time.time()
+            self.enqueue(key)
+
+        threading.Thread(target=work, name=f"kubesim-exec-{namespace}-{cs.name}", daemon=True).start()
+
     def _exit(self, pod: Obj, cs: ContainerSim, now: float, restart_policy: str) -> None:
         failing = crashes(cs.image) or (restart_policy != "Always" and job_fails(cs.image))
         code = 1 if failing else 0
         outcome = "crashed" if crashes(cs.image) else ("failed" if failing else "completed")
-        self.sim.runtime.stop(pod["metadata"]["uid"], cs.name, exit_code=code, outcome=outcome)
+        output = None
+        if cs.executed is not None:
+            code, output = cs.executed
+            outcome = "failed" if code else "completed"
+        self.sim.runtime.stop(pod["metadata"]["uid"], cs.name, exit_code=code, outcome=outcome, output=output)
         terminated = {
             "exitCode": code,
             "reason": "Error" if code else "Completed",
@@ -272,3 +336,12 @@ class Kubelet(SchedulingMixin, PodStatusMixin):
         self.api.remove_now(R.POD, pod)
         self.sim.runtime.forget(sim.uid)
         self._pods.pop(key, None)
+
+
+def _decoded(obj: Obj, rt: Any) -> dict[str, str]:
+    """A Secret's or ConfigMap's data as text (Secret data is base64 on the wire and in the store)."""
+    data = dict(obj.get("data") or {})
+    if rt is R.SECRET:
+        data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
+        data.update(obj.get("stringData") or {})
+    return {k: str(v) for k, v in data.items()}
