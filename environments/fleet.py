@@ -9,7 +9,8 @@ batch of rows: environments are read in primary-key ranges of ``batch_size`` sel
 columns (``state``, ``expires_at``), so the number of queries depends on how much work there is, not
 on the size of the fleet.
 
-Not done here yet (DESIGN.md §7): purging expired snapshots and recording drift.
+Drift is checked last (``environments.drift``), for a bounded number of running environments per
+sweep, those checked longest ago first.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit import context as audit_context
+from audit.actions import record
 from audit.models import AuditEvent
+from environments import drift
 from environments.actions.clusters import cluster_config
 from environments.actions.lifecycle import SYSTEM, audit_environment, delete_environment, stop_environment
 from environments.choices import LIVE_STATES, EnvironmentMode, EnvironmentState
@@ -34,10 +37,12 @@ from microstax import kube
 from microstax.kube import labels as L
 from microstax.kube.objects import conditions
 from microstax.lib.errors import Conflict, DomainError
+from snapshots.fleet import purge_expired
 
 logger = logging.getLogger(__name__)
 
 TTL_WARNING_ACTION = "environment.ttl.warning"
+ORPHAN_NAMESPACE_ACTION = "namespace.orphan.deleted"
 DEFAULT_TTL_WARNING_MINUTES = 60
 DEFAULT_STUCK_TERMINATING_MINUTES = 30
 DEFAULT_BATCH_SIZE = 500
@@ -70,6 +75,9 @@ class SweepReport:
     stopped_idle: list[Finding] = field(default_factory=list)
     orphan_namespaces_deleted: list[Finding] = field(default_factory=list)
     stuck_terminating: list[Finding] = field(default_factory=list)
+    snapshots_purged: list[Finding] = field(default_factory=list)
+    drifted: list[Finding] = field(default_factory=list)
+    reapplied: list[Finding] = field(default_factory=list)
     skipped: list[Finding] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
 
@@ -79,6 +87,9 @@ class SweepReport:
         "stopped_idle",
         "orphan_namespaces_deleted",
         "stuck_terminating",
+        "snapshots_purged",
+        "drifted",
+        "reapplied",
         "skipped",
         "errors",
     )
@@ -110,8 +121,11 @@ def sweep(*, now: datetime | None = None, dry_run: bool = False, batch_size: int
 
     In order: delete expired environments (overlays before their bases), warn environments about to
     expire (one ``environment.ttl.warning`` audit event per expiry time), stop idle ones, then per
-    cluster delete orphan namespaces and report namespaces stuck in Terminating. ``dry_run`` reads
-    only — no audit event, no operation, no cluster write — and reports what would be done.
+    cluster delete orphan namespaces and report namespaces stuck in Terminating, purge expired
+    snapshots with their artifacts (``snapshots.fleet``), and last compare a
+    bounded number of running environments with their cluster (drift; ``environments.drift``).
+    ``dry_run`` reads only — no audit event, no operation, no cluster write — and reports what would
+    be done.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -126,6 +140,8 @@ def sweep(*, now: datetime | None = None, dry_run: bool = False, batch_size: int
         _warn(report, batch_size)
         _stop_idle(report, batch_size)
         _clean_namespaces(report, batch_size)
+        _purge_snapshots(report, batch_size)
+        drift.check(report)
     return report
 
 
@@ -237,24 +253,22 @@ def _warn(report: SweepReport, batch_size: int) -> None:
 
 
 def _stop_idle(report: SweepReport, batch_size: int) -> None:
-    """Stop ready environments with idle shutdown enabled and no activity for their own delay.
+    """Stop running environments whose idle deadline (``idle_at``) has passed.
 
-    The delay is per row, and ``last_activity_at + delay * 1 minute`` is not portable SQL (SQLite
-    cannot multiply a duration), so one small query reads the distinct delays in use and the
-    selection becomes ``delay = d AND last_activity_at < now - d`` per delay: only idle rows are read,
-    and the number of queries does not depend on the fleet. Environments that already expired are
-    left to the expiry (a dry run lists them once).
+    ``idle_at`` is last activity + the environment's own delay, kept by ``Environment.save`` and
+    ``touch_activity`` (NULL when idle shutdown is off), so the selection is one indexed range scan
+    whatever mix of delays the fleet uses. Environments that already expired are left to the expiry
+    (a dry run lists them once).
     """
-    candidates = Environment.objects.filter(state=EnvironmentState.READY, auto_shutdown_enabled=True).exclude(
-        expires_at__lte=report.now
+    idle = (
+        Environment.objects.filter(
+            state__in=(EnvironmentState.READY, EnvironmentState.DEGRADED),
+            auto_shutdown_enabled=True,
+            idle_at__lte=report.now,
+        )
+        .exclude(expires_at__lte=report.now)
+        .select_related("team", "cluster")
     )
-    delays = sorted(set(candidates.values_list("auto_shutdown_delay_minutes", flat=True).distinct()))
-    if not delays:
-        return
-    idle_rule = Q()
-    for delay in delays:
-        idle_rule |= Q(auto_shutdown_delay_minutes=delay, last_activity_at__lt=report.now - timedelta(minutes=delay))
-    idle = candidates.filter(idle_rule).select_related("team", "cluster")
     for batch in _batches(idle, batch_size):
         for env in batch:
             idle_minutes = int((report.now - env.last_activity_at).total_seconds() // 60)
@@ -328,6 +342,14 @@ def _clean_cluster(report: SweepReport, cluster: Cluster, batch_size: int) -> No
                 report.errors.append(Finding(environment_id, name, f"deleting orphan namespace: {exc}"))
             else:
                 report.orphan_namespaces_deleted.append(Finding(environment_id, name, f"{reason} (now {state.phase})"))
+                # The trail of what the sweep removed (the fleet view and /metrics read it).
+                record(
+                    action=ORPHAN_NAMESPACE_ACTION,
+                    actor=SYSTEM,
+                    target_type="namespace",
+                    target_id=name,
+                    after={"cluster": cluster.name, "environment_id": environment_id, "phase": state.phase},
+                )
 
 
 def _check_stuck(report: SweepReport, cluster: Cluster, environment_id: str, namespace: dict) -> None:
@@ -350,3 +372,19 @@ def _check_stuck(report: SweepReport, cluster: Cluster, environment_id: str, nam
         f"finalizers: {', '.join(finalizers) or 'none'}; conditions: {'; '.join(blocking) or 'none'}"
     )
     report.stuck_terminating.append(Finding(environment_id, metadata["name"], reason))
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+
+def _purge_snapshots(report: SweepReport, batch_size: int) -> None:
+    """Snapshots past their retention go with their stored artifacts (kept as lineage rows)."""
+    for finding in purge_expired(now=report.now, dry_run=report.dry_run, batch_size=batch_size):
+        outcome = finding["outcome"]
+        reason = f"expired at {finding['expires_at']} (team {finding['team']})"
+        if outcome == "skipped":
+            report.skipped.append(Finding(finding["id"], finding["team"], "deleted meanwhile"))
+        elif outcome.startswith("error"):
+            report.errors.append(Finding(finding["id"], finding["team"], outcome))
+        else:
+            report.snapshots_purged.append(Finding(finding["id"], finding["team"], reason))

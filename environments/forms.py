@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from blueprints.models import BlueprintVersion
-from environments.choices import ClusterKind, EnvironmentMode, EnvironmentState, RoutingProvider
+from environments.choices import ClusterKind, DriftPolicy, EnvironmentMode, EnvironmentState, RoutingProvider
 from environments.models import Cluster
 
 
@@ -113,3 +113,27 @@ class RegisterClusterForm(forms.Form):
     )
     storage_class = forms.CharField(max_length=100, required=False)
     is_default = forms.BooleanField(required=False, label="Default cluster")
+
+
+class TeamPolicyForm(forms.Form):
+    """A team's policy as the owners edit it; ``update_team_policy`` checks the ranges and ceilings."""
+
+    max_environments = forms.IntegerField(label="Live environments at most")
+    max_cpu_millicores = forms.IntegerField(label="CPU budget (millicores)")
+    max_memory_mib = forms.IntegerField(label="Memory budget (MiB)")
+    max_pods_per_environment = forms.IntegerField(label="Pods per environment")
+    default_ttl_hours = forms.IntegerField(
+        required=False, label="Default TTL, isolated (hours)", help_text="Empty: the maximum"
+    )
+    max_ttl_hours_isolated = forms.IntegerField(label="Maximum TTL, isolated (hours)")
+    baseline_ttl_hours = forms.IntegerField(
+        required=False, label="Default TTL, baselines (hours)", help_text="Empty: the maximum"
+    )
+    max_ttl_hours_baseline = forms.IntegerField(label="Maximum TTL, baselines (hours)")
+    overlay_ttl_hours = forms.IntegerField(label="Default TTL, overlays (hours)")
+    max_ttl_hours_overlay = forms.IntegerField(label="Maximum TTL, overlays (hours)")
+    idle_delay_minutes = forms.IntegerField(
+        label="Idle shutdown delay (minutes)", help_text="When the blueprint sets none"
+    )
+    snapshot_retention_days = forms.IntegerField(label="Snapshot retention (days)")
+    drift_policy = forms.ChoiceField(choices=DriftPolicy.choices, label="On drift")

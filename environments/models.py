@@ -130,6 +130,9 @@ class Environment(PublicIdModel):
     plan_outdated = models.BooleanField(default=False, help_text="A provider changed since this overlay was planned")
     requested_cpu_millicores = models.PositiveIntegerField(default=0, help_text="Sum of CPU requests, for quotas")
     requested_memory_mib = models.PositiveIntegerField(default=0, help_text="Sum of memory requests, for quotas")
+    requested_storage_mib = models.PositiveIntegerField(
+        default=0, help_text="Sum of the volume claims it runs itself, for cost estimates"
+    )
     secrets_encrypted = models.TextField(blank=True, editable=False, help_text="Generated secret values")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -309,3 +309,102 @@ def lineage_svg(chain: Sequence[LayerLike], services: Sequence[ServiceLike]) -> 
         parts.append("</g>")
     parts.append("</g></svg>")
     return "".join(parts)
+
+
+# --- fleet -----------------------------------------------------------------------------------------
+
+FLEET_LABEL = 140
+BAR_ROW = 22
+SERIES_HEIGHT = 160
+
+
+def state_bars_svg(rows: Sequence[tuple[str, dict[str, int]]], *, width: int = 760) -> str:
+    """Environments by state per team: one stacked bar per ``(team, {state: count})`` row.
+
+    Segments follow ``STATE_COLOURS``' order and carry a tooltip; the count is printed at the end.
+    """
+    height = TOP + max(len(rows), 1) * BAR_ROW + 8
+    chart = max(width - FLEET_LABEL - 60, 50)
+    biggest = max((sum(counts.values()) for _, counts in rows), default=0) or 1
+    scale = chart / biggest
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="fleet-states" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="Environments by state and team">'
+    ]
+    if not rows:
+        parts.append(f'<text x="{FLEET_LABEL}" y="{TOP + 14}" fill="#667085">No environments.</text></svg>')
+        return "".join(parts)
+    order = list(STATE_COLOURS)
+    for row, (team, counts) in enumerate(rows):
+        y = TOP + row * BAR_ROW
+        parts.append(f'<g class="team" data-team={quoteattr(team)} font-size="12">')
+        parts.append(f'<text x="{FLEET_LABEL - 8}" y="{y + 14}" text-anchor="end" fill="#1d2330">{escape(team)}</text>')
+        x = float(FLEET_LABEL)
+        for state in sorted(counts, key=lambda s: order.index(s) if s in order else len(order)):
+            n = counts[state]
+            if not n:
+                continue
+            w = n * scale
+            colour = STATE_COLOURS.get(state, _UNKNOWN_COLOUR)
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{BAR_ROW - 6}" fill="{colour}" '
+                f"data-state={quoteattr(state)}><title>{escape(f'{team}: {n} {state}')}</title></rect>"
+            )
+            x += w
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 14}" fill="#667085">{sum(counts.values())}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def daily_series_svg(
+    labels: Sequence[str],
+    live: Sequence[int],
+    created: Sequence[int],
+    deleted: Sequence[int],
+    *,
+    width: int = 760,
+) -> str:
+    """Namespaces over time: live namespaces at the end of each day as a line, with the day's
+    creations (up, green) and deletions (down, grey) as thin bars around the baseline."""
+    days = len(labels)
+    left, bottom = 40, 22
+    plot_h = SERIES_HEIGHT - TOP - bottom
+    chart = max(width - left - RIGHT_PAD, 50)
+    step = chart / max(days, 1)
+    top_value = max([*live, *created, *deleted, 1])
+    scale = plot_h / top_value
+    base_y = TOP + plot_h
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="fleet-series" width="{width}" height="{SERIES_HEIGHT}" '
+        f'viewBox="0 0 {width} {SERIES_HEIGHT}" role="img" aria-label="Namespaces over the last {days} days">',
+        '<g class="axis" font-size="11" fill="#667085">',
+        f'<line x1="{left}" y1="{base_y}" x2="{left + chart:.1f}" y2="{base_y}" stroke="#98a2b3"/>',
+        f'<text x="{left - 6}" y="{TOP + 10}" text-anchor="end">{top_value}</text>',
+        f'<text x="{left - 6}" y="{base_y}" text-anchor="end">0</text>',
+    ]
+    for i in range(0, days, max(days // 6, 1)):
+        x = left + (i + 0.5) * step
+        parts.append(f'<text x="{x:.1f}" y="{base_y + 16}" text-anchor="middle">{escape(labels[i])}</text>')
+    parts.append("</g>")
+    bar = max(step / 3, 1.0)
+    for i in range(days):
+        x = left + (i + 0.5) * step
+        tip = escape(f"{labels[i]}: {live[i]} live, {created[i]} created, {deleted[i]} deleted")
+        parts.append(f'<g class="day" data-day={quoteattr(labels[i])}><title>{tip}</title>')
+        if created[i]:
+            h = created[i] * scale
+            parts.append(
+                f'<rect x="{x - bar:.1f}" y="{base_y - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                'fill="#12b76a" opacity="0.5" class="created"/>'
+            )
+        if deleted[i]:
+            h = deleted[i] * scale
+            parts.append(
+                f'<rect x="{x:.1f}" y="{base_y - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                'fill="#98a2b3" opacity="0.7" class="deleted"/>'
+            )
+        parts.append("</g>")
+    points = " ".join(f"{left + (i + 0.5) * step:.1f},{base_y - live[i] * scale:.1f}" for i in range(days))
+    parts.append(f'<polyline class="live" points="{points}" fill="none" stroke="#2f5bea" stroke-width="2"/>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from environments import views
+from environments import fleet_view, views, wake
 
 app_name = "environments"
 
@@ -17,4 +17,7 @@ urlpatterns = [
     path("environments/<str:env_id>/promote/", views.environment_promote, name="promote"),
     path("environments/<str:env_id>/overlays/new/", views.overlay_create, name="overlay-create"),
     path("clusters/", views.cluster_list, name="clusters"),
+    path("fleet/", fleet_view.fleet_view, name="fleet"),
+    path("wake/<str:env_id>/", wake.wake, name="wake"),
+    path("wake/<str:env_id>/<str:service>/", wake.wake, name="wake-service"),
 ]

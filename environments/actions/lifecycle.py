@@ -12,32 +12,32 @@ import re
 import secrets as secrets_module
 from datetime import timedelta
 
+import yaml
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from audit import context as audit_context
 from audit.actions import record
 from blueprints.actions import InvalidBlueprint
 from blueprints.normalize import spec_hash
-from blueprints.quantities import cpu_millicores, memory_bytes, parse_duration
+from blueprints.quantities import cpu_millicores, memory_bytes
 from blueprints.spec import AUTO_GENERATED
 from blueprints.validation import validate_blueprint
+from environments import cost
+from environments.actions import policies
 from environments.choices import (
-    LIVE_STATES,
     EnvironmentMode,
     EnvironmentState,
     OperationKind,
     OperationState,
 )
-from environments.models import Cluster, Environment, Operation, ServiceInstance, TeamPolicy
+from environments.models import Cluster, Environment, Operation, ServiceInstance
 from microstax.lib.errors import Conflict, InvalidInput
 from microstax.lib.ids import new_public_id
 from microstax.teams import permissions
 from microstax.teams.choices import TeamPermission
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
-MAX_TTL = timedelta(days=90)
 
 
 def environment_snapshot(env: Environment) -> dict:
@@ -73,48 +73,21 @@ def _requested(spec: dict) -> tuple[int, int]:
 
 
 def _check_quota(team, cpu: int, memory: int, *, excluding: Environment | None = None) -> None:
-    policy = TeamPolicy.for_team(team)
-    live = Environment.objects.filter(team=team, state__in=LIVE_STATES)
-    if excluding is not None:
-        live = live.exclude(pk=excluding.pk)
-    else:
-        count = live.count()
-        if count >= policy.max_environments:
-            raise InvalidInput(
-                f"team '{team.slug}' has {count} live environments, its quota is {policy.max_environments}; "
-                "delete one first",
-                field="team",
-                code="QUOTA_EXCEEDED",
-            )
-    used = live.aggregate(cpu=Sum("requested_cpu_millicores"), memory=Sum("requested_memory_mib"))
-    if (used["cpu"] or 0) + cpu > policy.max_cpu_millicores:
-        raise InvalidInput(
-            f"this needs {cpu}m CPU in requests; team '{team.slug}' uses {used['cpu'] or 0}m of its "
-            f"{policy.max_cpu_millicores}m quota",
-            field="yaml",
-            code="QUOTA_EXCEEDED",
-        )
-    if (used["memory"] or 0) + memory > policy.max_memory_mib:
-        raise InvalidInput(
-            f"this needs {memory}Mi memory in requests; team '{team.slug}' uses {used['memory'] or 0}Mi of its "
-            f"{policy.max_memory_mib}Mi quota",
-            field="yaml",
-            code="QUOTA_EXCEEDED",
-        )
+    policies.check_quota(team, cpu, memory, excluding=excluding)
 
 
-def _expires_at(ttl: str | None, spec: dict, team) -> timezone.datetime | None:
-    text = ttl or spec.get("ttl")
-    if text:
-        try:
-            seconds = parse_duration(text)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="ttl") from None
-        if timedelta(seconds=seconds) > MAX_TTL:
-            raise InvalidInput("ttl must be at most 90 days", field="ttl")
-        return timezone.now() + timedelta(seconds=seconds)
-    hours = TeamPolicy.for_team(team).default_ttl_hours
-    return timezone.now() + timedelta(hours=hours) if hours else None
+def _expires_at(ttl: str | None, spec: dict, team, mode: str = EnvironmentMode.ISOLATED) -> timezone.datetime:
+    """The expiry under the team's policy for ``mode``: the TTL given, else the blueprint's, else the default."""
+    return policies.expiry(team, mode, ttl or spec.get("ttl"))
+
+
+def _declares_idle_delay(source: str) -> bool:
+    """Whether the blueprint sets ``autoShutdownDelayMinutes`` itself (else the team's default applies)."""
+    try:
+        data = yaml.safe_load(source)
+    except yaml.YAMLError:
+        return True
+    return isinstance(data, dict) and "autoShutdownDelayMinutes" in data
 
 
 def _generate_secrets(spec: dict, existing: dict[str, str]) -> dict[str, str]:
@@ -237,8 +210,10 @@ def create_environment(
     if not _NAME.match(name):
         raise InvalidInput("name must be 1-40 lowercase letters, digits or hyphens", field="name")
     cluster = _resolve_cluster(cluster)
-    expires_at = _expires_at(ttl, spec, team)
+    expires_at = _expires_at(ttl, spec, team, mode)
     cpu, memory = _requested(spec)
+    idle_delay = spec["autoShutdownDelayMinutes"] if _declares_idle_delay(source) else policies.default_idle_delay(team)
+    policies.check_idle_delay(team, idle_delay, field="yaml")
     public_id = new_public_id("env")
     env = Environment(
         public_id=public_id,
@@ -256,9 +231,10 @@ def create_environment(
         routing_key=spec["routing"].get("overlayId") or "",
         expires_at=expires_at,
         auto_shutdown_enabled=spec["autoShutdownEnabled"],
-        auto_shutdown_delay_minutes=spec["autoShutdownDelayMinutes"],
+        auto_shutdown_delay_minutes=idle_delay,
         requested_cpu_millicores=cpu,
         requested_memory_mib=memory,
+        requested_storage_mib=cost.storage_mib(spec["services"]),
         created_by=actor,
     )
     env.set_generated_secrets(_generate_secrets(spec, {}))
@@ -342,6 +318,8 @@ def update_environment(
         cpu = overlay_plan.saving["overlay"]["cpu_millicores"]
         memory = overlay_plan.saving["overlay"]["memory_mib"]
         secrets_spec = overlay_plan.effective_spec
+        local = set(overlay_plan.local)
+        running = [s for s in secrets_spec["services"] if s["name"] in local]
     else:
         spec = _validated_spec(source or "", plan if plan is not None else (env.plan_name or None))
         compatible = {env.mode} | ({EnvironmentMode.ISOLATED} if env.mode == EnvironmentMode.BASELINE else set())
@@ -351,6 +329,7 @@ def update_environment(
             )
         cpu, memory = _requested(spec)
         secrets_spec = spec
+        running = spec["services"]
     _check_quota(env.team, cpu, memory, excluding=env)
     with transaction.atomic():
         previous_hash = env.spec_hash
@@ -359,8 +338,10 @@ def update_environment(
             env.files = _clean_files(files, secrets_spec)
         env.blueprint_version = blueprint_version
         env.requested_cpu_millicores, env.requested_memory_mib = cpu, memory
+        env.requested_storage_mib = cost.storage_mib(running)
         env.set_generated_secrets(_generate_secrets(secrets_spec, env.generated_secrets()))
         fields = [
+            "requested_storage_mib",
             "files",
             "source",
             "spec",
@@ -397,7 +378,13 @@ def stop_environment(*, actor, env: Environment) -> Operation:
 
 def resume_environment(*, actor, env: Environment) -> Operation:
     _require_use(actor, env)
-    return _operate(env, actor, kind=OperationKind.RESUME, to=EnvironmentState.RESUMING, action="environment.resume")
+    operation = _operate(
+        env, actor, kind=OperationKind.RESUME, to=EnvironmentState.RESUMING, action="environment.resume"
+    )
+    # A fresh idle period: an environment stopped for being idle would otherwise be stopped again by
+    # the next sweep, its idle deadline long past.
+    touch_activity(env)
+    return operation
 
 
 def retry_environment(*, actor, env: Environment) -> Operation:
@@ -513,22 +500,25 @@ def _live_descendants(env: Environment) -> list[Environment]:
     return [child for _, child in sorted(found, key=lambda item: -item[0])]
 
 
-def reconcile_environment(*, actor, env: Environment) -> Operation:
+def reconcile_environment(*, actor, env: Environment, reapply: bool = False, reason: str = "") -> Operation:
     """Re-apply the desired state: repairs drift, and writes nothing when nothing drifted.
 
-    ``actor`` None is the system (the fleet sweep); the state does not change while it runs.
+    ``reapply`` writes every object even when its spec-hash matches, undoing hand edits that left the
+    hash annotation in place (the fleet sweep's drift policy). ``actor`` None is the system (the fleet
+    sweep); the state does not change while it runs.
     """
     if actor is not None:
         _require_use(actor, env)
     if env.state not in (EnvironmentState.READY, EnvironmentState.DEGRADED):
         raise Conflict(f"only ready or degraded environments are reconciled; this one is {env.state}", field="state")
     with transaction.atomic():
-        operation = _new_operation(env, OperationKind.RECONCILE, actor)
+        operation = _new_operation(env, OperationKind.RECONCILE, actor, **({"reapply": True} if reapply else {}))
         audit_environment(
             env,
             "environment.reconcile",
             actor=actor,
-            after={"spec_hash": env.spec_hash},
+            after={"spec_hash": env.spec_hash, **({"reapply": True} if reapply else {})},
+            **({"reason": reason} if reason else {}),
         )
         _enqueue(operation)
     return operation
@@ -539,7 +529,9 @@ def extend_ttl(*, actor, env: Environment, ttl: str) -> Environment:
     _require_use(actor, env)
     if not env.is_live:
         raise Conflict("a deleted environment has no TTL", field="state")
-    expires_at = _expires_at(ttl, {}, env.team)
+    if not ttl:
+        raise InvalidInput("give the TTL to set, e.g. 48h", field="ttl")
+    expires_at = _expires_at(ttl, {}, env.team, env.mode)
     with transaction.atomic():
         before = environment_snapshot(env)
         env.expires_at = expires_at
@@ -557,8 +549,7 @@ def extend_ttl(*, actor, env: Environment, ttl: str) -> Environment:
 def set_idle_policy(*, actor, env: Environment, enabled: bool, delay_minutes: int | None = None) -> Environment:
     _require_use(actor, env)
     delay = env.auto_shutdown_delay_minutes if delay_minutes is None else delay_minutes
-    if not 5 <= delay <= 7 * 24 * 60:
-        raise InvalidInput("the idle delay must be between 5 minutes and 7 days", field="delayMinutes")
+    policies.check_idle_delay(env.team, delay)
     with transaction.atomic():
         before = {"enabled": env.auto_shutdown_enabled, "delay_minutes": env.auto_shutdown_delay_minutes}
         env.auto_shutdown_enabled, env.auto_shutdown_delay_minutes = enabled, delay

@@ -7,15 +7,16 @@ asks it for the difference graph and refuses conflicting overlays before anythin
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from blueprints.actions import InvalidBlueprint
 from blueprints.normalize import spec_hash
 from blueprints.validation import validate_blueprint
+from environments import cost
+from environments.actions import policies
 from environments.actions.lifecycle import (
+    _declares_idle_delay,
     _enqueue,
     _generate_secrets,
     _new_operation,
@@ -29,7 +30,7 @@ from environments.choices import (
     OperationKind,
     ServiceStatus,
 )
-from environments.models import Environment, ServiceInstance, TeamPolicy
+from environments.models import Environment, ServiceInstance
 from microstax.lib.errors import Conflict, InvalidInput
 from microstax.lib.ids import new_public_id
 from microstax.teams import permissions
@@ -272,12 +273,12 @@ def create_overlay(
     local = set(plan.local)
     cpu = plan.saving["overlay"]["cpu_millicores"]
     memory = plan.saving["overlay"]["memory_mib"]
-    if ttl:
-        from environments.actions.lifecycle import _expires_at
-
-        expires_at = _expires_at(ttl, {}, base.team)
-    else:
-        expires_at = timezone.now() + timedelta(hours=TeamPolicy.for_team(base.team).overlay_ttl_hours)
+    expires_at = policies.expiry(base.team, EnvironmentMode.OVERLAY, ttl or spec.get("ttl"))
+    running = [s for s in plan.effective_spec["services"] if s["name"] in local]
+    idle_delay = (
+        spec["autoShutdownDelayMinutes"] if _declares_idle_delay(source) else policies.default_idle_delay(base.team)
+    )
+    policies.check_idle_delay(base.team, idle_delay, field="yaml")
     env = Environment(
         public_id=public_id,
         team=base.team,
@@ -292,10 +293,11 @@ def create_overlay(
         routing_key=spec["routing"].get("overlayId") or overlay_name,
         expires_at=expires_at,
         auto_shutdown_enabled=spec["autoShutdownEnabled"],
-        auto_shutdown_delay_minutes=spec["autoShutdownDelayMinutes"],
+        auto_shutdown_delay_minutes=idle_delay,
         difference_plan=plan.to_dict(),
         requested_cpu_millicores=cpu,
         requested_memory_mib=memory,
+        requested_storage_mib=cost.storage_mib(running),
         created_by=actor,
     )
     env.set_generated_secrets(_generate_secrets(plan.effective_spec, {}))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 import strawberry_django
@@ -12,6 +13,9 @@ from blueprints.graphql.types import Problem
 from environments import models
 from microstax.teams import permissions
 from microstax.teams.graphql.types import Team
+
+if TYPE_CHECKING:
+    from environments.graphql.policies import EnvironmentCost
 
 
 @strawberry.enum(description="Stable codes of environment-app errors")
@@ -27,6 +31,7 @@ class EnvironmentErrorCode(Enum):
     OVERLAY_CONFLICT = "OVERLAY_CONFLICT"
     UNPINNED_IMAGES = "UNPINNED_IMAGES"
     NOT_READY = "NOT_READY"
+    POLICY_LIMIT = "POLICY_LIMIT"
 
 
 @strawberry.type(description="Why an overlay cannot be created as planned")
@@ -227,6 +232,14 @@ class Environment:
     @strawberry.field(description="The difference graph this overlay was provisioned from (null otherwise)")
     def plan(self, root: models.Environment) -> EnvironmentPlan | None:
         return EnvironmentPlan.from_dict(root.difference_plan) if root.difference_plan else None
+
+    @strawberry.field(description="Estimated cost so far and hourly rates; overlays compare with a full clone")
+    def cost(
+        self, root: models.Environment
+    ) -> Annotated[EnvironmentCost, strawberry.lazy("environments.graphql.policies")]:
+        from environments.graphql.policies import environment_cost
+
+        return environment_cost(root)
 
     @strawberry.field(description="The provider chain and, per service, which environment provides it and why")
     def lineage(self, root: models.Environment) -> Lineage:

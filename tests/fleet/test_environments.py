@@ -15,6 +15,12 @@ from environments.models import Environment, Operation
 from tests.environments.test_overlays import BASELINE, OVERLAY
 
 
+def _idle_since(env: Environment, last_activity_at) -> None:
+    """Make ``env``'s last activity ``last_activity_at``; ``save`` keeps ``idle_at`` in step."""
+    env.last_activity_at = last_activity_at
+    env.save(update_fields=["last_activity_at", "auto_shutdown_enabled", "auto_shutdown_delay_minutes"])
+
+
 def _swept(django_capture_on_commit_callbacks, **kwargs) -> fleet.SweepReport:
     """Sweep and run the operations it enqueued, as a worker would."""
     with django_capture_on_commit_callbacks(execute=True):
@@ -40,7 +46,7 @@ def test_an_expired_environment_is_deleted_with_its_namespace(provision, sim, dj
 def test_an_environment_before_its_ttl_is_kept(provision, django_capture_on_commit_callbacks):
     env = provision()
     # idle shutdown off: a minute before expiry the environment has also been idle for two days
-    Environment.objects.filter(pk=env.pk).update(auto_shutdown_enabled=False)
+    Environment.objects.filter(pk=env.pk).update(auto_shutdown_enabled=False, idle_at=None)
     report = _swept(django_capture_on_commit_callbacks, now=env.expires_at - timedelta(minutes=1))
     env.refresh_from_db()
     assert env.state == "ready"
@@ -154,12 +160,12 @@ def test_idle_shutdown_waits_for_the_environments_own_delay(provision, sim, djan
     now = timezone.now()
     assert env.auto_shutdown_delay_minutes == 30
     # when: 29 minutes without activity, nothing happens
-    Environment.objects.filter(pk=env.pk).update(last_activity_at=now - timedelta(minutes=29))
+    _idle_since(env, now - timedelta(minutes=29))
     assert _swept(django_capture_on_commit_callbacks, now=now).stopped_idle == []
     env.refresh_from_db()
     assert env.state == "ready"
     # when: 31 minutes, it is stopped (scaled to zero, namespace kept)
-    Environment.objects.filter(pk=env.pk).update(last_activity_at=now - timedelta(minutes=31))
+    _idle_since(env, now - timedelta(minutes=31))
     report = _swept(django_capture_on_commit_callbacks, now=now)
     env.refresh_from_db()
     assert env.state == "stopped"
@@ -174,12 +180,48 @@ def test_idle_shutdown_waits_for_the_environments_own_delay(provision, sim, djan
 def test_idle_shutdown_respects_a_longer_delay_and_the_enabled_flag(provision, django_capture_on_commit_callbacks):
     long_delay, disabled = provision("long"), provision("disabled")
     now = timezone.now()
-    Environment.objects.filter(pk=long_delay.pk).update(
-        auto_shutdown_delay_minutes=120, last_activity_at=now - timedelta(minutes=90)
-    )
-    Environment.objects.filter(pk=disabled.pk).update(
-        auto_shutdown_enabled=False, last_activity_at=now - timedelta(days=2)
-    )
+    long_delay.auto_shutdown_delay_minutes = 120
+    _idle_since(long_delay, now - timedelta(minutes=90))
+    disabled.auto_shutdown_enabled = False
+    _idle_since(disabled, now - timedelta(days=2))
     report = _swept(django_capture_on_commit_callbacks, now=now)
     assert report.stopped_idle == []
     assert set(Environment.objects.values_list("state", flat=True)) == {"ready"}
+
+
+def test_idle_shutdown_follows_idle_at_and_stops_degraded_environments_too(
+    provision, django_capture_on_commit_callbacks
+):
+    # given: a degraded environment whose idle deadline passed, and a ready one whose activity
+    # was pushed back by touch_activity
+    degraded, touched = provision("degraded"), provision("touched")
+    now = timezone.now()
+    _idle_since(degraded, now - timedelta(hours=1))
+    Environment.objects.filter(pk=degraded.pk).update(state="degraded")
+    _idle_since(touched, now - timedelta(hours=1))
+    touched.refresh_from_db()
+    actions.touch_activity(touched)
+    assert Environment.objects.get(pk=touched.pk).idle_at > now
+    # when
+    report = _swept(django_capture_on_commit_callbacks, now=now)
+    # then
+    assert [f.id for f in report.stopped_idle] == [degraded.public_id]
+    assert Environment.objects.get(pk=degraded.pk).state == "stopped"
+    assert Environment.objects.get(pk=touched.pk).state == "ready"
+
+
+def test_a_resumed_environment_starts_a_fresh_idle_period(provision, owner, django_capture_on_commit_callbacks):
+    # given: stopped by the sweep after an hour without activity
+    env = provision()
+    now = timezone.now()
+    _idle_since(env, now - timedelta(hours=1))
+    _swept(django_capture_on_commit_callbacks, now=now)
+    env.refresh_from_db()
+    assert env.state == "stopped"
+    # when: its owner resumes it
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.resume_environment(actor=owner, env=env)
+    # then: the next sweep leaves it running
+    env.refresh_from_db()
+    assert env.state == "ready" and env.idle_at > timezone.now()
+    assert _swept(django_capture_on_commit_callbacks).stopped_idle == []

@@ -26,7 +26,8 @@ def needy_fleet(provision, make_namespace):
     expired, expiring, idle = provision("expired"), provision("expiring"), provision("idle")
     Environment.objects.filter(pk=expired.pk).update(expires_at=now - timedelta(minutes=1))
     Environment.objects.filter(pk=expiring.pk).update(expires_at=now + timedelta(minutes=20))
-    Environment.objects.filter(pk=idle.pk).update(last_activity_at=now - timedelta(hours=2))
+    idle.last_activity_at = now - timedelta(hours=2)
+    idle.save(update_fields=["last_activity_at"])  # save keeps idle_at in step
     make_namespace("ghost", "env_doesnotexist")
     return {"expired": expired, "expiring": expiring, "idle": idle}
 
@@ -80,18 +81,23 @@ def _bulk_environments(template: Environment, count: int, *, first: int = 0) -> 
                 namespace=f"env-quiet-{public_id[-10:]}",
                 state="ready",
                 expires_at=timezone.now() + timedelta(days=2),
+                idle_at=timezone.now() + timedelta(minutes=30),
+                drift=[],
+                drift_checked_at=timezone.now(),  # checked just now: not due for a drift check
                 created_by=template.created_by,
             )
         )
-    Environment.objects.bulk_create(rows)
+    Environment.objects.bulk_create(rows, batch_size=1000)
 
 
 def test_the_query_count_does_not_grow_with_the_fleet(provision, django_assert_max_num_queries):
     template = provision("template")
-    _bulk_environments(template, 2)  # 3 environments that need nothing
+    template.drift, template.drift_checked_at = [], timezone.now()
+    template.save(update_fields=["drift", "drift_checked_at"])
+    _bulk_environments(template, 9)  # 10 environments that need nothing
     with CaptureQueriesContext(connection) as small:
         assert sum(sweep().counts().values()) == 0
-    _bulk_environments(template, 27, first=2)  # 30
+    _bulk_environments(template, 9_990, first=9)  # 10,000
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert sum(sweep().counts().values()) == 0
 

@@ -1,6 +1,6 @@
 """``manage.py fleet_sweep``: run the fleet policies once (DESIGN.md §7), or install their schedule.
 
-manage.py fleet_sweep                      # expire, warn, stop idle, clean namespaces now
+manage.py fleet_sweep                      # expire, warn, stop idle, clean namespaces, check drift now
 manage.py fleet_sweep --dry-run --json     # what it would do, as JSON; changes nothing
 manage.py fleet_sweep --now 2030-01-01T00:00:00Z --dry-run   # as of another time
 manage.py fleet_sweep --install-schedule   # create/repair the every-minute django-q2 schedule
@@ -22,7 +22,8 @@ from environments.tasks import FLEET_SCHEDULE_NAME, ensure_fleet_schedule
 class Command(BaseCommand):
     help = (
         "Apply the fleet policies once: delete expired environments, warn those about to expire, stop idle "
-        "ones, delete orphan namespaces and report namespaces stuck terminating. With --install-schedule, "
+        "ones, delete orphan namespaces, report namespaces stuck terminating and record (or re-apply) drift. "
+        "With --install-schedule, "
         f"only create the '{FLEET_SCHEDULE_NAME}' django-q2 schedule that runs this every minute."
     )
 

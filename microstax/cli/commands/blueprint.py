@@ -13,7 +13,9 @@ from microstax.cli.output import format_problems, format_table, render, to_json
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    group = subparsers.add_parser("blueprint", parents=[common], help="blueprints: import, schema, create, publish")
+    group = subparsers.add_parser(
+        "blueprint", parents=[common], help="blueprints: import, schema, create, publish, cost"
+    )
     commands = group.add_subparsers(dest="command", metavar="COMMAND")
     imp = commands.add_parser(
         "import",
@@ -41,6 +43,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     listing = commands.add_parser("list", parents=[common], help="list the blueprints you can see")
     listing.add_argument("--team", "-t", help="only this team (id or slug)")
     listing.set_defaults(handler=list_command)
+    cost = commands.add_parser(
+        "cost",
+        parents=[common],
+        help="estimate what a blueprint would cost before creating it",
+        description="Price a blueprint's requests with the server's price table: per service and in total, "
+        "an hour running, an hour stopped (volumes only) and a month running.",
+    )
+    cost.add_argument("--file", "-f", required=True, help="blueprint YAML ('-' for standard input)")
+    cost.add_argument("--plan", "-p", help="a plan of the blueprint, e.g. small")
+    cost.set_defaults(handler=cost_command)
 
 
 def import_command(args: argparse.Namespace, ctx: Context) -> int:
@@ -157,3 +169,75 @@ def list_command(args: argparse.Namespace, ctx: Context) -> int:
     ]
     ctx.out(render(rows, ctx.output, table=lambda data: format_table(data, columns) if data else "no blueprints"))
     return 0
+
+
+_RATE = "rate { hourly stoppedHourly monthly }"
+COST_QUERY = (
+    "query Cost($yaml: String!, $plan: String) { estimateCost(yaml: $yaml, plan: $plan) {"
+    " estimate { currency cpuMillicores memoryMib storageGib " + _RATE + ""
+    " services { name cpuMillicores memoryMib storageGib " + _RATE + " }"
+    " prices { cpuHour gibHour storageGibMonth } }"
+    " errors { code field message problems { code severity path line column message } } } }"
+)
+
+
+def cost_command(args: argparse.Namespace, ctx: Context) -> int:
+    text = read_text(args.file)
+    payload = ctx.client().execute(COST_QUERY, {"yaml": text, "plan": args.plan})["estimateCost"]
+    if payload.get("errors"):
+        return _report_errors(payload["errors"], display_name(args.file), ctx)
+    ctx.out(render(payload["estimate"], ctx.output, table=_cost_table))
+    return 0
+
+
+def _report_errors(errors: list[dict], filename: str, ctx: Context) -> int:
+    for error in errors:
+        for problem in error.get("problems") or []:
+            where = f"{filename}:{problem['line']}:{problem['column']}" if problem.get("line") else filename
+            ctx.err(f"{where}: {problem['code']} {problem['message']} [{problem['path']}]")
+        field = f" ({error['field']})" if error.get("field") else ""
+        ctx.err(f"error: {error['code']}{field}: {error['message']}")
+    return 1
+
+
+def _cost_table(estimate: dict) -> str:
+    currency = estimate["currency"]
+    rows = [
+        {
+            "service": s["name"],
+            "cpu": f"{s['cpuMillicores']:g}m",
+            "memory": f"{s['memoryMib']:g}Mi",
+            "storage": f"{s['storageGib']:g}Gi",
+            "hourly": f"{s['rate']['hourly']:.4f}",
+            "stopped": f"{s['rate']['stoppedHourly']:.4f}",
+            "monthly": f"{s['rate']['monthly']:.2f}",
+        }
+        for s in estimate["services"]
+    ]
+    rate = estimate["rate"]
+    rows.append(
+        {
+            "service": "TOTAL",
+            "cpu": f"{estimate['cpuMillicores']:g}m",
+            "memory": f"{estimate['memoryMib']:g}Mi",
+            "storage": f"{estimate['storageGib']:g}Gi",
+            "hourly": f"{rate['hourly']:.4f}",
+            "stopped": f"{rate['stoppedHourly']:.4f}",
+            "monthly": f"{rate['monthly']:.2f}",
+        }
+    )
+    columns = [
+        ("service", "SERVICE"),
+        ("cpu", "CPU"),
+        ("memory", "MEMORY"),
+        ("storage", "STORAGE"),
+        ("hourly", f"{currency}/HOUR"),
+        ("stopped", f"{currency}/HOUR STOPPED"),
+        ("monthly", f"{currency}/MONTH"),
+    ]
+    prices = estimate["prices"]
+    footer = (
+        f"prices: {prices['cpuHour']:g} {currency} per vCPU-hour, {prices['gibHour']:g} per GiB-hour, "
+        f"{prices['storageGibMonth']:g} per GiB-month of volumes; a month is 730 hours"
+    )
+    return format_table(rows, columns) + "\n" + footer
