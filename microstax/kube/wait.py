@@ -91,6 +91,34 @@ def _refs(objects: Iterable[Mapping[str, Any] | ObjectRef]) -> tuple[list[Object
     return list(refs), live
 
 
+class _PodIndex:
+    """A namespace's pods by label and owner, and its Warning events: the fail-fast check of each
+    pending workload reads its own few pods instead of scanning every pod and event of the
+    namespace, which made waiting for a large namespace grow with the square of its size."""
+
+    def __init__(self, pods: list[Obj], events: list[Obj]) -> None:
+        self.pods = pods
+        self.by_label: dict[tuple[str, str], list[Obj]] = {}
+        self.by_owner: dict[str, list[Obj]] = {}
+        for pod in pods:
+            md = pod.get("metadata") or {}
+            for pair in (md.get("labels") or {}).items():
+                self.by_label.setdefault(pair, []).append(pod)
+            for owner in md.get("ownerReferences") or []:
+                self.by_owner.setdefault(owner.get("uid", ""), []).append(pod)
+        self.warnings = [e for e in events if e.get("type") == "Warning"]
+
+    def candidates(self, workload: Obj) -> list[Obj]:
+        """Pods that may belong to ``workload``: a superset, which ``workload_findings`` narrows."""
+        selector = (workload.get("spec") or {}).get("selector")
+        labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+        if not labels:
+            return self.pods
+        matching = min((self.by_label.get(pair, []) for pair in labels.items()), key=len)
+        owned = self.by_owner.get((workload.get("metadata") or {}).get("uid", ""), [])
+        return list({id(p): p for p in (*matching, *owned)}.values())
+
+
 class _Waiter:
     """The state of one ``wait_ready`` call: cache, watches, verdicts."""
 
@@ -179,6 +207,7 @@ class _Waiter:
     # -- evaluation ----------------------------------------------------------------------------
 
     def _evaluate(self) -> None:
+        indexes: dict[str, _PodIndex] = {}  # per namespace, built once per evaluation when needed
         for ref in self.refs:
             previous = self.verdicts.get(ref)
             if previous is not None and previous.state is State.FAILED:
@@ -186,17 +215,20 @@ class _Waiter:
             obj = (self.cache.get((ref.api_version, ref.kind, ref.namespace)) or {}).get(ref.name)
             verdict = evaluate(obj, binding_mode=self.binding_mode)
             if self.fail_fast and verdict.state is State.PENDING:
-                verdict = self._fail_fast(ref, obj, verdict)
+                verdict = self._fail_fast(ref, obj, verdict, indexes)
             self.verdicts[ref] = verdict
 
-    def _fail_fast(self, ref: ObjectRef, obj: Obj | None, verdict: Verdict) -> Verdict:
+    def _fail_fast(self, ref: ObjectRef, obj: Obj | None, verdict: Verdict, indexes: dict[str, _PodIndex]) -> Verdict:
         if verdict.reason in FAIL_FAST_REASONS:
             return Verdict.failed(verdict.reason, verdict.message)
         if obj is None or ref.kind not in _WORKLOADS:
             return verdict
-        findings = workload_findings(
-            obj, self._objects("v1", "Pod", ref.namespace), (), self._objects("v1", "Event", ref.namespace)
-        )
+        index = indexes.get(ref.namespace)
+        if index is None:
+            index = indexes[ref.namespace] = _PodIndex(
+                self._objects("v1", "Pod", ref.namespace), self._objects("v1", "Event", ref.namespace)
+            )
+        findings = workload_findings(obj, index.candidates(obj), (), index.warnings)
         worst = most_telling(f for f in findings if f.reason in FAIL_FAST_REASONS)
         if worst is not None:
             return Verdict.failed(worst.reason, f"{worst.source}: {worst.message}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import resources as R
 from .errors import ApiError, forbidden, invalid, namespace_not_found
-from .quota import apply_limit_ranges, namespace_usage, quota_violation
+from .quota import apply_limit_ranges, counts_towards, namespace_usage, quota_items, quota_violation
 from .resources import ResourceType
 from .util import Obj
 
@@ -161,7 +161,10 @@ def check_quota(store: Store, rt: ResourceType, obj: Obj) -> None:
     quotas = store.list(R.QUOTA, ns)
     if not quotas:
         return
-    items = list(store.in_namespace(ns))
+    hard_keys = {k for q in quotas for k in ((q.get("spec") or {}).get("hard") or {})}
+    if not counts_towards(rt, hard_keys):  # an Event or a Deployment uses none of the quota
+        return
+    items = quota_items(store, ns, hard_keys)
     names = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []] if rt.kind == "Pod" else []
     for q in quotas:
         hard = (q.get("spec") or {}).get("hard") or {}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .quantity import format_quantity, parse_quantity, uses_binary_suffix
-from .resources import ResourceType
+from .resources import RESOURCE_TYPES, ResourceType
 from .util import Obj
+
+if TYPE_CHECKING:
+    from .store import Store
 
 COMPUTE = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
 _OBJECT_COUNTS = {
@@ -76,6 +79,44 @@ def object_usage(rt: ResourceType, obj: Obj) -> dict[str, Decimal]:
         if storage is not None:
             out["requests.storage"] = _q(storage)
     return out
+
+
+def _counted_types(resource: str) -> set[str] | None:
+    """The resource-type keys that can add to quota ``resource`` (None: unknown, so all of them)."""
+    if resource in COMPUTE or resource == "pods":
+        return {"/pods"}
+    if resource.startswith("services."):
+        return {"/services"}
+    if resource == "requests.storage":
+        return {"/persistentvolumeclaims"}
+    if resource in _OBJECT_COUNTS:
+        return {_OBJECT_COUNTS[resource]}
+    if resource.startswith("count/"):
+        plural, _, group = resource.removeprefix("count/").partition(".")
+        return {rt.key for rt in RESOURCE_TYPES if rt.plural == plural and rt.group == group}
+    return None
+
+
+def counts_towards(rt: ResourceType, hard: Iterable[str]) -> bool:
+    """Whether objects of type ``rt`` can change the usage of any resource of ``hard``."""
+    for resource in hard:
+        counted = _counted_types(resource)
+        if counted is None or rt.key in counted:
+            return True
+    return False
+
+
+def quota_items(store: Store, namespace: str, hard: Iterable[str]) -> list[tuple[ResourceType, Obj]]:
+    """The objects of ``namespace`` that can count against ``hard``: only the types those resources
+    count (pods for compute, claims for storage…), not every object and Event of the namespace, so
+    checking a quota does not slow down as the namespace fills with other kinds."""
+    keys: set[str] = set()
+    for resource in hard:
+        counted = _counted_types(resource)
+        if counted is None:
+            return list(store.in_namespace(namespace))
+        keys |= counted
+    return [(rt, obj) for rt in RESOURCE_TYPES if rt.key in keys for obj in store.list(rt, namespace)]
 
 
 def namespace_usage(items: Iterable[tuple[ResourceType, Obj]], hard: Iterable[str]) -> dict[str, Decimal]:
