@@ -169,6 +169,18 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ),
     _rt("NetworkPolicy", "networkpolicies", "networking.k8s.io", short_names=("netpol",), has_generation=True),
     _rt("StorageClass", "storageclasses", "storage.k8s.io", namespaced=False, short_names=("sc",)),
+    # What the control plane's own deployment applies (``render_deploy``): its RBAC and web PDB.
+    _rt("ClusterRole", "clusterroles", "rbac.authorization.k8s.io", namespaced=False),
+    _rt("ClusterRoleBinding", "clusterrolebindings", "rbac.authorization.k8s.io", namespaced=False),
+    _rt(
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "policy",
+        short_names=("pdb",),
+        subresources=("status",),
+        has_generation=True,
+        status_subresource=True,
+    ),
     _rt(
         "HTTPRoute",
         "httproutes",
