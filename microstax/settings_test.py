@@ -17,3 +17,6 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# A per-process cache even when REDIS_URL is set: counters (sign-in throttling, wake rate limits)
+# never carry from one test run into the next; tests that need Redis configure it themselves.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

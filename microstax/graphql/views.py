@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from strawberry.django.views import GraphQLView
 
 from microstax.graphql.errors import unauthenticated
+from microstax.lib.headers import GRAPHIQL_POLICY
+from microstax.lib.limits import too_large
 
 
 class MicroStaxGraphQLView(GraphQLView):
@@ -16,4 +19,12 @@ class MicroStaxGraphQLView(GraphQLView):
             return JsonResponse(
                 {"errors": [error.formatted]}, status=401, headers={"WWW-Authenticate": 'Bearer realm="microstax"'}
             )
+        # A declared length is refused by RequestSizeLimitMiddleware; a chunked body is measured here.
+        if request.method == "POST" and len(request.body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return too_large(request)
         return super().dispatch(request, *args, **kwargs)
+
+    def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        response = super().render_graphql_ide(request)
+        response["Content-Security-Policy"] = GRAPHIQL_POLICY
+        return response

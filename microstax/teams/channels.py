@@ -6,12 +6,19 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 
+from microstax.teams import throttle
 from microstax.teams.actions import authenticate_token
 
 
 @database_sync_to_async
-def _token_user(secret: str):
+def _token_user(secret: str, address: str | None):
+    # Throttled per client address like HTTP token authentication (ApiTokenMiddleware).
+    limit = throttle.address_limit(address)
+    if throttle.retry_after(limit):
+        return None, None
     token = authenticate_token(secret)
+    if token is None:
+        throttle.record_failure(limit)
     return (token.user, token.name) if token is not None else (None, None)
 
 
@@ -20,7 +27,8 @@ class TokenAuthMiddleware(BaseMiddleware):
         headers = dict(scope.get("headers") or [])
         header = headers.get(b"authorization", b"").decode("latin-1")
         if header[:7].lower() == "bearer ":
-            user, token_name = await _token_user(header[7:].strip())
+            client = scope.get("client") or (None, None)
+            user, token_name = await _token_user(header[7:].strip(), client[0])
             if user is None:
                 # Refuse the socket outright: a bad token is never downgraded to anonymous.
                 await send({"type": "websocket.close", "code": 4401})

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import JsonResponse
 
 from audit import context
+from microstax.teams import throttle
 from microstax.teams.actions import authenticate_token, record_authentication_failure
 
 
@@ -21,8 +22,19 @@ class ApiTokenMiddleware:
         header = request.headers.get("Authorization", "")
         if header[:7].lower() == "bearer ":
             secret = header[7:].strip()
+            # Token guessing is throttled per client IP, and refused before the token is looked up.
+            limit = throttle.ip_limit(request)
+            wait = throttle.retry_after(limit)
+            if wait:
+                message = f"too many failed authentications from this address; retry in {wait} seconds"
+                return JsonResponse(
+                    {"errors": [{"message": message, "extensions": {"code": "RATE_LIMITED"}}]},
+                    status=429,
+                    headers={"Retry-After": str(wait)},
+                )
             token = authenticate_token(secret)
             if token is None:
+                throttle.record_failure(limit)
                 record_authentication_failure(username="", method="token", reason="invalid, expired or revoked token")
                 return JsonResponse(
                     {

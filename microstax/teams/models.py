@@ -141,3 +141,18 @@ class ApiToken(PublicIdModel):
             return
         ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
         self.last_used_at = now
+
+
+class AuthThrottle(models.Model):
+    """Failed sign-ins counted per client IP or per username (``key``), shared by every process.
+
+    Used when no shared cache (Redis) is configured; see ``microstax.teams.throttle``.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"
