@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from audit import context, signing
+from audit import context, denials, signing
 from audit.choices import ActorKind, Outcome
 from audit.integrity import ROTATION_ACTION, Anchor, VerifyResult, checkpoint_signature_ok, trusted_keys, verify
 from audit.models import GENESIS_HASH, AuditChainHead, AuditCheckpoint, AuditEvent, CheckpointKind
@@ -96,6 +96,7 @@ def record(
         head.last_hash = event.hash
         head.last_sequence = event.sequence
         head.save(update_fields=["last_hash", "last_sequence"])
+    denials.note_recorded()
     return event
 
 

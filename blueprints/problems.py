@@ -39,6 +39,7 @@ E027     a resource limit is lower than its request
 E028     duplicate entry (volume, mount path, secret, environment variable)
 E029     unsupported YAML feature (custom tags, non-string keys, recursive aliases)
 E030     internal validator error (a bug: the input could not be checked)
+E031     option not supported by MicroStax (refused rather than silently ignored)
 E101     Compose import: the file has no services
 E102     Compose import: a service has no image (only ``build``) or cannot be converted
 ======== ================================================================================
@@ -97,6 +98,7 @@ CODES: dict[str, str] = {
     "MSX-E028": "duplicate entry",
     "MSX-E029": "unsupported YAML feature",
     "MSX-E030": "internal validator error",
+    "MSX-E031": "unsupported option",
     "MSX-E101": "compose file has no services",
     "MSX-E102": "compose service cannot be converted",
     "MSX-L001": "mutable image tag",

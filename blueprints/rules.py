@@ -444,3 +444,50 @@ def _snapshot(parts: SpecParts, locator: Locator, local: dict[str, tuple[int, Se
             "snapshot needs exactly one of 'id' (a snapshot) or 'fromEnvironment' (its latest snapshot)",
             ("snapshot",),
         )
+    yield from _snapshot_capture_options(snapshot, locator)
+
+
+def _snapshot_capture_options(snapshot: SnapshotSpec, locator: Locator) -> Iterator[Problem]:
+    """What the capture options may be combined with, and the two options MicroStax does not honour.
+
+    ``policy`` (a published team policy) or inline ``rules``/``tables`` sanitize the capture that a
+    ``fromEnvironment`` section makes when no snapshot under that policy exists yet; a snapshot
+    named by ``id`` is already captured. ``sourceSecret`` and ``storage`` are refused rather than
+    ignored: captures always come from an environment's own service, whose credentials MicroStax
+    holds, and artifacts go to the storage the installation is configured with.
+    """
+    inline = [name for name, given in (("rules", snapshot.rules), ("tables", snapshot.tables)) if given]
+    if snapshot.id is not None:
+        for name in [*(["policy"] if snapshot.policy else []), *inline]:
+            yield locator.problem(
+                "MSX-E026",
+                f"snapshot.{name} sanitizes a new capture, but 'id' names a snapshot already captured; "
+                "use fromEnvironment to capture under a policy, or drop the option",
+                ("snapshot", name),
+                at_key=True,
+            )
+    elif snapshot.policy and inline:
+        yield locator.problem(
+            "MSX-E026",
+            f"snapshot names the published policy {snapshot.policy!r} and inline {' and '.join(inline)}; "
+            "give one of them (publish the rules as a team policy to reuse them)",
+            ("snapshot", inline[0]),
+            at_key=True,
+        )
+    if snapshot.source_secret is not None:
+        yield locator.problem(
+            "MSX-E031",
+            "snapshot.sourceSecret is not supported: data is captured from an environment's own database "
+            "service (fromEnvironment), whose credentials MicroStax already holds; to bring data from "
+            "elsewhere, load it into an environment and snapshot that",
+            ("snapshot", "sourceSecret"),
+            at_key=True,
+        )
+    if snapshot.storage is not None:
+        yield locator.problem(
+            "MSX-E031",
+            "snapshot.storage is not supported: artifacts are kept in the storage this MicroStax "
+            "installation is configured with (MICROSTAX_SNAPSHOT_STORAGE_URL), the same for every snapshot",
+            ("snapshot", "storage"),
+            at_key=True,
+        )

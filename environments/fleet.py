@@ -15,13 +15,19 @@ sweep, those checked longest ago first.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import secrets
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -43,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 TTL_WARNING_ACTION = "environment.ttl.warning"
 ORPHAN_NAMESPACE_ACTION = "namespace.orphan.deleted"
+STUCK_NAMESPACE_ACTION = "namespace.stuck"
 DEFAULT_TTL_WARNING_MINUTES = 60
 DEFAULT_STUCK_TERMINATING_MINUTES = 30
 DEFAULT_BATCH_SIZE = 500
@@ -70,6 +77,8 @@ class SweepReport:
 
     now: datetime
     dry_run: bool
+    # Another sweep held the fleet-sweep lock, so this one did nothing (see ``sweep_lock``).
+    busy: bool = False
     expired: list[Finding] = field(default_factory=list)
     warned: list[Finding] = field(default_factory=list)
     stopped_idle: list[Finding] = field(default_factory=list)
@@ -101,6 +110,7 @@ class SweepReport:
         return {
             "now": self.now.isoformat(),
             "dry_run": self.dry_run,
+            "busy": self.busy,
             "counts": self.counts(),
             **{section: [asdict(f) for f in getattr(self, section)] for section in self.SECTIONS},
         }
@@ -110,6 +120,8 @@ class SweepReport:
         verb = "would" if self.dry_run else "did"
         counts = ", ".join(f"{n} {section.replace('_', ' ')}" for section, n in self.counts().items())
         lines = [f"fleet sweep at {self.now.isoformat()} ({'dry run' if self.dry_run else 'applied'}): {counts}"]
+        if self.busy:
+            lines.append("  another fleet sweep was running; this one did nothing")
         for section in self.SECTIONS:
             for finding in getattr(self, section):
                 lines.append(f"  {section} [{verb}]: {finding.name} ({finding.id}) — {finding.reason}")
@@ -133,16 +145,70 @@ def sweep(*, now: datetime | None = None, dry_run: bool = False, batch_size: int
     if timezone.is_naive(now):
         now = timezone.make_aware(now, UTC)
     report = SweepReport(now=now, dry_run=dry_run)
-    # One request id for the whole sweep, so its audit events (and the operations' later ones) read
-    # as one system action in the trail.
-    with audit_context.bound(audit_context.RequestContext(request_id=f"fleet_{secrets.token_hex(8)}")):
-        _expire(report, batch_size)
-        _warn(report, batch_size)
-        _stop_idle(report, batch_size)
-        _clean_namespaces(report, batch_size)
-        _purge_snapshots(report, batch_size)
-        drift.check(report)
+    # A dry run only reads, so it needs no lock; a real sweep runs alone (see ``sweep_lock``).
+    with nullcontext(True) if dry_run else sweep_lock() as held:
+        if not held:
+            logger.info("fleet sweep skipped: another sweep holds the lock")
+            report.busy = True
+            return report
+        # One request id for the whole sweep, so its audit events (and the operations' later ones) read
+        # as one system action in the trail.
+        with audit_context.bound(audit_context.RequestContext(request_id=f"fleet_{secrets.token_hex(8)}")):
+            _expire(report, batch_size)
+            _warn(report, batch_size)
+            _stop_idle(report, batch_size)
+            _clean_namespaces(report, batch_size)
+            _purge_snapshots(report, batch_size)
+            drift.check(report)
     return report
+
+
+# -- one sweep at a time ----------------------------------------------------------------------------
+
+# The PostgreSQL advisory lock key of the sweep: any fixed 64-bit number no other code uses.
+SWEEP_LOCK_KEY = int.from_bytes(hashlib.sha256(b"microstax.fleet.sweep").digest()[:8], "big", signed=True)
+# In-memory SQLite databases (tests) live in one process, so a process lock is exact for them.
+_PROCESS_LOCK = threading.Lock()
+
+
+@contextmanager
+def sweep_lock() -> Iterator[bool]:
+    """Hold the fleet-wide sweep lock if it is free; yields whether it was taken (never waits).
+
+    Two sweeps must not overlap: django-q2's scheduler hands each due run to one cluster, but a run
+    that outlasts its interval, a ``manage.py fleet_sweep`` by hand or a retried task would otherwise
+    race the next one, and the parts of a sweep that read before they write (TTL warnings, orphan
+    namespaces, drift re-applies) would then act twice. On PostgreSQL the lock is a session advisory
+    lock of this database (released by the server if the worker dies mid-sweep); on SQLite, whose
+    writers all share one machine, an exclusive ``flock`` on a file next to the database.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [SWEEP_LOCK_KEY])
+            held = bool(cursor.fetchone()[0])
+        try:
+            yield held
+        finally:
+            if held:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK_KEY])
+        return
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        held = _PROCESS_LOCK.acquire(blocking=False)
+        try:
+            yield held
+        finally:
+            if held:
+                _PROCESS_LOCK.release()
+        return
+    path = Path(f"{connection.settings_dict['NAME']}.fleet-sweep.lock")
+    with open(path, "a") as handle:  # the lock is the open file's; closing it releases it
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 # -- environments -----------------------------------------------------------------------------------
@@ -321,12 +387,15 @@ def _clean_cluster(report: SweepReport, cluster: Cluster, batch_size: int) -> No
                 public_id__in=ids[start : start + batch_size], state__in=LIVE_STATES
             ).values_list("public_id", flat=True)
         )
+    stuck: list[tuple[Finding, list[str]]] = []
     for environment_id, namespaces in sorted(by_environment.items()):
         for namespace in namespaces:
             metadata = namespace["metadata"]
             name = metadata["name"]
             if metadata.get("deletionTimestamp"):
-                _check_stuck(report, cluster, environment_id, namespace)
+                found = _check_stuck(report, cluster, environment_id, namespace)
+                if found is not None:
+                    stuck.append(found)
                 continue
             if environment_id in live:
                 continue
@@ -350,15 +419,19 @@ def _clean_cluster(report: SweepReport, cluster: Cluster, batch_size: int) -> No
                     target_id=name,
                     after={"cluster": cluster.name, "environment_id": environment_id, "phase": state.phase},
                 )
+    if stuck and not report.dry_run:
+        _record_stuck(report, cluster, stuck)
 
 
-def _check_stuck(report: SweepReport, cluster: Cluster, environment_id: str, namespace: dict) -> None:
+def _check_stuck(
+    report: SweepReport, cluster: Cluster, environment_id: str, namespace: dict
+) -> tuple[Finding, list[str]] | None:
     """Report a namespace terminating for longer than the threshold, with what it still waits on."""
     metadata = namespace["metadata"]
     since = datetime.fromisoformat(metadata["deletionTimestamp"].replace("Z", "+00:00"))
     waited = report.now - since
     if waited < _stuck_threshold():
-        return
+        return None
     finalizers = sorted(
         set(metadata.get("finalizers") or []) | set((namespace.get("spec") or {}).get("finalizers") or [])
     )
@@ -371,7 +444,48 @@ def _check_stuck(report: SweepReport, cluster: Cluster, environment_id: str, nam
         f"on cluster {cluster.name}: terminating for {int(waited.total_seconds() // 60)} min; "
         f"finalizers: {', '.join(finalizers) or 'none'}; conditions: {'; '.join(blocking) or 'none'}"
     )
-    report.stuck_terminating.append(Finding(environment_id, metadata["name"], reason))
+    finding = Finding(environment_id, metadata["name"], reason)
+    report.stuck_terminating.append(finding)
+    return finding, finalizers
+
+
+def _record_stuck(report: SweepReport, cluster: Cluster, stuck: list[tuple[Finding, list[str]]]) -> None:
+    """One ``namespace.stuck`` audit event per namespace, cluster and day (of the sweep's ``now``).
+
+    The day is kept in the event's ``after`` (as the TTL warning keeps its expiry), so sweeps every
+    minute write one event a day, and ``--now`` runs judge days as they would have been. Two queries
+    per cluster with stuck namespaces, however many there are: the events already written and the
+    teams of the environments the namespaces name (a team owner's fleet view shows their own).
+    """
+    day = report.now.astimezone(UTC).date().isoformat()
+    names = [finding.name for finding, _ in stuck]
+    recorded = {
+        (target_id, (after or {}).get("cluster"))
+        for target_id, after in AuditEvent.objects.filter(
+            action=STUCK_NAMESPACE_ACTION, target_type="namespace", target_id__in=names, after__day=day
+        ).values_list("target_id", "after")
+    }
+    teams = {
+        env.public_id: env.team
+        for env in Environment.objects.filter(public_id__in={f.id for f, _ in stuck}).select_related("team")
+    }
+    for finding, finalizers in stuck:
+        if (finding.name, cluster.name) in recorded:
+            continue
+        record(
+            action=STUCK_NAMESPACE_ACTION,
+            actor=SYSTEM,
+            team=teams.get(finding.id),
+            target_type="namespace",
+            target_id=finding.name,
+            after={
+                "cluster": cluster.name,
+                "environment_id": finding.id,
+                "finalizers": finalizers,
+                "day": day,
+            },
+            reason=finding.reason[:2000],
+        )
 
 
 # -- snapshots ----------------------------------------------------------------------------------

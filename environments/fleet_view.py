@@ -23,7 +23,7 @@ from django.utils.safestring import mark_safe
 from audit.models import AuditEvent
 from environments.choices import LIVE_STATES, EnvironmentState
 from environments.drift import DRIFT_DETECTED, DRIFT_RESOLVED
-from environments.fleet import ORPHAN_NAMESPACE_ACTION, TTL_WARNING_ACTION
+from environments.fleet import ORPHAN_NAMESPACE_ACTION, STUCK_NAMESPACE_ACTION, TTL_WARNING_ACTION
 from environments.models import Environment
 from environments.svg import daily_series_svg, state_bars_svg
 from microstax.teams import permissions
@@ -40,6 +40,7 @@ SWEEP_ACTIONS = {
     "environment.stop": "stopped when idle",
     TTL_WARNING_ACTION: "warned before expiry",
     ORPHAN_NAMESPACE_ACTION: "orphan namespaces removed",
+    STUCK_NAMESPACE_ACTION: "namespaces stuck terminating (reports, one a day each)",
     DRIFT_DETECTED: "drift detected",
     DRIFT_RESOLVED: "drift resolved",
     "environment.reconcile": "re-applied after drift",
@@ -163,6 +164,19 @@ def orphans_removed(now: datetime) -> list[AuditEvent]:
     )
 
 
+def stuck_namespaces(scope: Scope, now: datetime) -> list[AuditEvent]:
+    """Namespaces the sweep found stuck in Terminating lately, newest report of each first, with the
+    finalizers they still waited on. Team owners see those naming their teams' environments."""
+    events = AuditEvent.objects.filter(action=STUCK_NAMESPACE_ACTION, created_at__gte=now - timedelta(days=DAYS))
+    if not scope.everything:
+        events = events.filter(team__in=[t.pk for t in scope.teams])
+    latest: dict[tuple[str, str], AuditEvent] = {}
+    # Bounded: a namespace is reported at most once a day, so a few per namespace and day suffice.
+    for event in events.order_by("-sequence")[: LIST_LIMIT * 5]:
+        latest.setdefault((event.target_id, (event.after or {}).get("cluster", "")), event)
+    return list(latest.values())[:LIST_LIMIT]
+
+
 def cost_by_team(scope: Scope) -> list[tuple[Team, object]] | None:
     """Each team's estimated cost and overlay savings (``environments.actions.costs``), if installed."""
     try:
@@ -192,6 +206,7 @@ def fleet_view(request: HttpRequest) -> HttpResponse:
         "drifted": drifted(scope),
         "sweep": sweep_activity(scope, now),
         "orphans": orphans_removed(now) if scope.everything else None,
+        "stuck": stuck_namespaces(scope, now),
         "costs": cost_by_team(scope),
         "days": DAYS,
     }

@@ -13,6 +13,7 @@ import copy
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -52,6 +53,14 @@ log = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 WAVE_TIMEOUT = 300.0
+# Waiting for an environment woken for an operation (resume takes about one wave).
+WAKE_TIMEOUT = WAVE_TIMEOUT
+WAKE_POLL_SECONDS = 1.0
+UP_STATES = frozenset({EnvironmentState.READY, EnvironmentState.DEGRADED})
+# On its way up: an operation may wait for these.
+WAKING_STATES = frozenset({EnvironmentState.PENDING, EnvironmentState.PROVISIONING, EnvironmentState.RESUMING})
+_sleep = time.sleep  # tests replace it
+SKIPPED = "skipped: not queued, or running elsewhere"
 NAMESPACE_DELETE_TIMEOUT = 300.0
 
 
@@ -89,7 +98,7 @@ def claim(operation_id: int) -> Operation | None:
 def run_operation(operation_id: int) -> str:
     operation = claim(operation_id)
     if operation is None:
-        return "skipped: not queued, or running elsewhere"
+        return SKIPPED
     context = operation.request_context or {"request_id": audit_context.new_request_id()}
     with audit_context.bound(context):
         return Provisioner(operation).run()
@@ -134,6 +143,47 @@ class Provisioner:
             step.finished_at = timezone.now()
             step.save(update_fields=["outcome", "details", "finished_at"])
             events.publish(self.env.public_id, "step.finished", step=name, outcome=step.outcome)
+
+    def wait_until_running(self, envs: list[Environment], *, needed_by: str, timeout: float) -> None:
+        """Wait, bounded, for environments on their way up (woken for this operation) to be ready.
+
+        A capture in a stopped environment and an overlay on a stopped base resume it first; their
+        own operations then wait here rather than fail. An environment that is neither up nor coming
+        up (stopped again, failed, deleting) fails the wait at once, as does the deadline; the
+        heartbeat is kept, so the wait is not taken for a dead worker.
+        """
+        pending = [env for env in envs if env.state not in UP_STATES]
+        if not pending:
+            return
+        names = ", ".join(env.public_id for env in pending)
+        with self.step(f"wait for {names} to be ready") as details:
+            started = time.monotonic()
+            while True:
+                states = dict(
+                    Environment.objects.filter(pk__in=[env.pk for env in pending]).values_list("public_id", "state")
+                )
+                waiting = {pid: state for pid, state in states.items() if state not in UP_STATES}
+                details.update(seconds=round(time.monotonic() - started, 3), states=states)
+                if not waiting:
+                    return
+                hopeless = {pid: state for pid, state in waiting.items() if state not in WAKING_STATES}
+                if hopeless:
+                    said = ", ".join(f"{pid} is {state}" for pid, state in sorted(hopeless.items()))
+                    raise OperationFailed(f"{said}, not ready; {needed_by} needs it running")
+                if time.monotonic() - started >= timeout:
+                    said = ", ".join(f"{pid} is still {state}" for pid, state in sorted(waiting.items()))
+                    raise OperationFailed(f"{said} after {int(timeout)} s; {needed_by} needs it running")
+                # A resume no worker has claimed yet is run here (the claim is a conditional update, so
+                # never twice): with one worker, or this one, the two operations cannot wait on each other.
+                queued = Operation.objects.filter(
+                    environment__public_id__in=list(waiting), kind=OperationKind.RESUME, state=OperationState.QUEUED
+                ).values_list("pk", flat=True)
+                ran = False
+                for operation_id in list(queued):
+                    ran = run_operation(operation_id) != SKIPPED or ran
+                if not ran:
+                    Operation.objects.filter(pk=self.operation.pk).update(heartbeat_at=timezone.now())
+                    _sleep(WAKE_POLL_SECONDS)
 
     def _set_state(self, to: str, reason: str = "") -> None:
         if self.env.transition(to, reason=reason):
@@ -319,6 +369,11 @@ class Provisioner:
         )
 
     def converge(self, *, stopped: bool) -> None:
+        waits_for = self.operation.params.get("waits_for") if not stopped else None
+        if waits_for:
+            # An overlay created on stopped providers: they were resumed with it; wait until they run.
+            providers = list(Environment.objects.filter(public_id__in=waits_for).order_by("pk"))
+            self.wait_until_running(providers, needed_by=f"the overlay {self.env.public_id}", timeout=WAKE_TIMEOUT)
         with self.step("namespace") as details:
             # Read only: the foundation wave applies the Namespace itself (one write, not two).
             live = kube.get_namespace(self.cluster, self.env.namespace)
@@ -392,19 +447,29 @@ class Provisioner:
             if service is not None:
                 by_service.setdefault(service, []).append(item)
         now = timezone.now()
-        for service, items in by_service.items():
-            failed = [i for i in items if i.state == kube.State.FAILED]
-            pending = [i for i in items if i.state == kube.State.PENDING]
-            # Inherited services keep their status: their bridge being ready says nothing about them.
-            rows = ServiceInstance.objects.filter(environment=self.env, name=service, provided_by=self.env)
-            if failed or pending:
-                worst = (failed or pending)[0]
-                status = ServiceStatus.FAILED if failed else ServiceStatus.STARTING
-                rows.update(status=status, reason=_object_reason(worst), ready_replicas=0, updated_at=now)
-            elif stopped:
-                rows.update(status=ServiceStatus.STOPPED, reason="", ready_replicas=0, updated_at=now)
-            else:
-                rows.update(status=ServiceStatus.READY, reason="", ready_replicas=F("desired_replicas"), updated_at=now)
+        # Inherited services keep their status: their bridge being ready says nothing about them.
+        rows = ServiceInstance.objects.filter(environment=self.env, provided_by=self.env)
+        settled: list[str] = []
+        with transaction.atomic():  # one commit, and one UPDATE for all the settled services
+            for service, items in by_service.items():
+                failed = [i for i in items if i.state == kube.State.FAILED]
+                pending = [i for i in items if i.state == kube.State.PENDING]
+                if failed or pending:
+                    worst = (failed or pending)[0]
+                    status = ServiceStatus.FAILED if failed else ServiceStatus.STARTING
+                    rows.filter(name=service).update(
+                        status=status, reason=_object_reason(worst), ready_replicas=0, updated_at=now
+                    )
+                else:
+                    settled.append(service)
+            if settled and stopped:
+                rows.filter(name__in=settled).update(
+                    status=ServiceStatus.STOPPED, reason="", ready_replicas=0, updated_at=now
+                )
+            elif settled:
+                rows.filter(name__in=settled).update(
+                    status=ServiceStatus.READY, reason="", ready_replicas=F("desired_replicas"), updated_at=now
+                )
 
     # -- delete ---------------------------------------------------------------------------------
 

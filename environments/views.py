@@ -56,6 +56,9 @@ TRANSITIONAL_STATES = frozenset(
 )
 POLL_SECONDS = 3
 LIST_LIMIT = 200
+# Large columns the list never shows, of each row and its base: 200 rows would otherwise decode 400
+# blueprints and difference graphs per page (and per poll).
+_UNREAD_BY_LIST = ("source", "files", "spec", "drift", "difference_plan", "secrets_encrypted")
 LOG_LINES_DEFAULT, LOG_LINES_MAX = 100, 1000
 _READY_SERVICE = {ServiceStatus.READY, ServiceStatus.INHERITED}
 # Action error fields (the API's names) → fields of the create form.
@@ -97,6 +100,7 @@ def _list_context(request: HttpRequest) -> dict:
         queryset = (
             Environment.objects.filter(team=team)
             .select_related("cluster", "parent")
+            .defer(*_UNREAD_BY_LIST, *(f"parent__{column}" for column in _UNREAD_BY_LIST))
             .prefetch_related(Prefetch("services", queryset=ServiceInstance.objects.order_by("name")))
             .order_by("-created_at", "-pk")
         )
@@ -370,6 +374,7 @@ def environment_detail(request: HttpRequest, env_id: str) -> HttpResponse:
 def environment_status(request: HttpRequest, env_id: str) -> HttpResponse:
     """The detail page's live part alone, polled while the environment is in transition."""
     env = _visible_or_404(request, env_id)
+    actions.touch_activity(env)  # polled only while in transition, so an idle open tab keeps nothing awake
     return render(request, "environments/partials/detail_status.html", _detail_context(request, env))
 
 
@@ -389,6 +394,8 @@ def environment_logs(request: HttpRequest, env_id: str) -> HttpResponse:
     lines, error = [], None
     if not env.services.filter(name=service).exists():
         error = "Pick a service of this environment."
+    elif env.state == EnvironmentState.STOPPED:
+        error = "This environment is stopped: its pods are gone, and with them their logs. Resume it to see new ones."
     else:
         actions.touch_activity(env)
         try:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef
+
+from microstax.teams.choices import Role
+from microstax.teams.models import Membership
 from microstax.teams.permissions import is_auditor, teams_for
 
 NAVIGATION = [
@@ -9,6 +13,8 @@ NAVIGATION = [
     ("audit:events", "Audit"),
     ("environments:clusters", "Clusters"),
 ]
+# Shown to platform admins and team owners only (``environments.fleet_view.scope_for``).
+FLEET = ("environments:fleet", "Fleet")
 
 
 def navigation(request) -> dict:
@@ -16,10 +22,13 @@ def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    teams = list(teams_for(user).only("public_id", "slug", "name").order_by("slug"))
+    # Whether the user owns a team rides along the teams query as a subquery: no query of its own.
+    owned = Membership.objects.filter(team=OuterRef("pk"), user=user, role=Role.OWNER)
+    teams = list(teams_for(user).only("public_id", "slug", "name").annotate(viewer_owns=Exists(owned)).order_by("slug"))
     current = current_team_from(request, teams)
+    sees_fleet = user.is_superuser or any(t.viewer_owns for t in teams)
     return {
-        "nav_items": NAVIGATION,
+        "nav_items": [*NAVIGATION, FLEET] if sees_fleet else NAVIGATION,
         "nav_teams": teams,
         "current_team": current,
         "viewer_is_auditor": is_auditor(user),

@@ -21,7 +21,7 @@ from frontend.context_processors import current_team_from
 from frontend.forms import MemberForm, RenameTeamForm, RoleForm, TeamForm, TokenForm
 from microstax.lib.errors import DomainError
 from microstax.lib.errors import PermissionDenied as DomainPermissionDenied
-from microstax.teams import actions, permissions
+from microstax.teams import actions, permissions, throttle
 from microstax.teams.choices import Role, TeamPermission
 from microstax.teams.graphql.types import memberships_prefetch
 from microstax.teams.models import ApiToken, Team
@@ -32,14 +32,36 @@ SECTIONS = {
 
 
 class LoginView(auth_views.LoginView):
+    """Password sign-in, throttled per client IP and per username (see ``microstax.teams.throttle``)."""
+
     template_name = "frontend/login.html"
     redirect_authenticated_user = True
 
+    def _limits(self) -> tuple[throttle.Limit, throttle.Limit]:
+        return throttle.ip_limit(self.request), throttle.user_limit(self.request.POST.get("username", ""))
+
+    def post(self, request, *args, **kwargs):
+        # Refused before the password is checked: a locked-out guess learns nothing.
+        wait = throttle.retry_after(*self._limits())
+        if wait:
+            # An unbound form: validating the bound one would check the password after all.
+            form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
+            throttled = f"Too many failed sign-ins. Try again in {wait} seconds."
+            response = self.render_to_response(self.get_context_data(form=form, throttled=throttled), status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
     def form_invalid(self, form):
+        throttle.record_failure(*self._limits())
         actions.record_authentication_failure(
             username=form.data.get("username", ""), method="login", reason="invalid username or password"
         )
         return super().form_invalid(form)
+
+    def form_valid(self, form):
+        throttle.reset(self._limits()[1])
+        return super().form_valid(form)
 
 
 @require_POST

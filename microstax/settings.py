@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "strawberry_django",
     "channels",
     "microstax.teams",
+    "microstax.deploy",
     "audit",
     "blueprints",
     "environments",
@@ -80,6 +81,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "microstax.lib.headers.SecurityHeadersMiddleware",  # CSP and friends, also on early answers below
+    "microstax.lib.limits.RequestSizeLimitMiddleware",  # a clear 413 before anything reads the body
     "audit.middleware.RequestIdMiddleware",
     "environments.wake.WakeHostMiddleware",  # before CommonMiddleware validates the host
     "environments.metrics.MetricsMiddleware",  # /metrics: its own bearer token, before ApiTokenMiddleware
@@ -88,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "microstax.teams.middleware.ApiTokenMiddleware",
+    "audit.middleware.DeniedFormMiddleware",  # a refused form post writes one `denied` event
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -151,12 +155,31 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The ASGI application serves /static/ itself (see microstax/asgi.py); off behind a CDN or file server.
+MICROSTAX_SERVE_STATIC = env_bool("MICROSTAX_SERVE_STATIC", True)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_SAMESITE = "Lax"
+# The CSRF cookie stays readable by scripts: GraphiQL sends it back as the X-CSRFToken header.
+CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# HSTS on HTTPS responses in production (SecurityMiddleware sends it only over HTTPS).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# Behind a TLS-terminating ingress or load balancer that sets X-Forwarded-Proto.
+if env_bool("MICROSTAX_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Off by default: the ingress usually redirects, and kubelet probes of /healthz, /livez speak plain HTTP.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]
+# Request bodies: form posts and GraphQL documents (a 1 MiB blueprint escaped in JSON fits).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MICROSTAX_MAX_REQUEST_BYTES", 3 * 1024 * 1024, minimum=64 * 1024)
 
 REDIS_URL = env_str("REDIS_URL")
 
@@ -164,6 +187,19 @@ if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# The cache: Redis when REDIS_URL is set, so rate limits and cached status hold across processes;
+# otherwise Django's per-process memory cache (sign-in throttling then keeps its counters in the database).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# Sign-in throttling (password logins and API tokens): after this many failures within the window
+# a username or client IP is locked out, for the base lockout doubled with every further failure.
+MICROSTAX_AUTH_MAX_FAILURES_PER_USER = env_int("MICROSTAX_AUTH_MAX_FAILURES_PER_USER", 5, minimum=1)
+MICROSTAX_AUTH_MAX_FAILURES_PER_IP = env_int("MICROSTAX_AUTH_MAX_FAILURES_PER_IP", 20, minimum=1)
+MICROSTAX_AUTH_FAILURE_WINDOW_SECONDS = env_int("MICROSTAX_AUTH_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
+MICROSTAX_AUTH_LOCKOUT_SECONDS = env_int("MICROSTAX_AUTH_LOCKOUT_SECONDS", 30, minimum=1)
+MICROSTAX_AUTH_LOCKOUT_MAX_SECONDS = env_int("MICROSTAX_AUTH_LOCKOUT_MAX_SECONDS", 15 * 60, minimum=1)
 
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. The task timeout stays below
 # the retry interval so a slow task is never handed to a second worker while it still runs.
@@ -191,6 +227,7 @@ STRAWBERRY_DJANGO = {
 MICROSTAX_PAGE_SIZE_MAX = env_int("MICROSTAX_PAGE_SIZE_MAX", 100, minimum=1)
 MICROSTAX_GRAPHQL_MAX_DEPTH = env_int("MICROSTAX_GRAPHQL_MAX_DEPTH", 10, minimum=2)
 MICROSTAX_GRAPHQL_MAX_ALIASES = env_int("MICROSTAX_GRAPHQL_MAX_ALIASES", 15, minimum=1)
+MICROSTAX_GRAPHQL_MAX_TOKENS = env_int("MICROSTAX_GRAPHQL_MAX_TOKENS", 3000, minimum=100)
 
 # Fleet policies (the sweep): how long before expiry owners are warned; when Terminating is "stuck".
 MICROSTAX_TTL_WARNING_MINUTES = env_int("MICROSTAX_TTL_WARNING_MINUTES", 60, minimum=0)

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.actions import record
@@ -31,14 +31,25 @@ from environments.actions.lifecycle import SYSTEM
 from environments.choices import EnvironmentState, OperationKind
 from environments.models import Environment, Operation, TeamPolicy
 from environments.render.seeds import image_engine
-from microstax.lib.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from microstax.lib.errors import Conflict, InvalidInput, NotFound, NotVisible, PermissionDenied
 from microstax.teams import permissions
 from microstax.teams.choices import TeamPermission
 from snapshots.agent import Policy, PolicyProblem, parse_policy
-from snapshots.models import RestoreState, SanitizationPolicy, Snapshot, SnapshotRestore, SnapshotState
+from snapshots.models import (
+    RestoreState,
+    SanitizationPolicy,
+    Snapshot,
+    SnapshotRestore,
+    SnapshotShare,
+    SnapshotState,
+)
 from snapshots.storage import get_storage
 
 SNAPSHOT_STATES = (EnvironmentState.READY, EnvironmentState.DEGRADED)
+# On its way up: a capture or restore is queued and its Operation waits for the environment to run.
+WAKING_STATES = (EnvironmentState.PENDING, EnvironmentState.PROVISIONING, EnvironmentState.RESUMING)
+# What the dashboard offers to snapshot or restore into: running, or stopped (it is resumed first).
+OFFERED_STATES = (*SNAPSHOT_STATES, EnvironmentState.STOPPED)
 _POLICY_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # Without a team policy a capture is strict: PII-looking columns without a rule refuse it.
 DEFAULT_POLICY_SOURCE = "name: default\nstrict: true\n"
@@ -48,11 +59,27 @@ DEFAULT_POLICY_SOURCE = "name: default\nstrict: true\n"
 
 
 def _require_visible(actor, snapshot: Snapshot) -> None:
-    """Outsiders of the snapshot's team get NOT_FOUND, so its existence is not leaked."""
+    """Outsiders of the snapshot's team get NOT_FOUND, so its existence is not leaked — unless it is
+    a sanitized snapshot shared with one of their teams."""
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise PermissionDenied("authentication required")
-    if not permissions.has_team_perm(actor, snapshot.team, TeamPermission.VIEW):
-        raise NotFound("snapshot not found", field="snapshot")
+    if not can_see(actor, snapshot):
+        raise NotVisible("snapshot not found", field="snapshot", team=snapshot.team)
+
+
+def can_see(user, snapshot: Snapshot) -> bool:
+    """The visibility rule of one snapshot (``visible_filter`` is the same rule in SQL)."""
+    if permissions.has_team_perm(user, snapshot.team, TeamPermission.VIEW):
+        return True
+    return snapshot.sanitized and snapshot.shares.filter(team__in=permissions.teams_for(user)).exists()
+
+
+def visible_filter(user) -> Q:
+    """Snapshots of ``user``'s teams, and sanitized ones shared with them (one subquery, no join
+    that could repeat rows)."""
+    teams = permissions.teams_for(user)
+    shared = SnapshotShare.objects.filter(team__in=teams, snapshot__sanitized=True).values("snapshot_id")
+    return Q(team__in=teams) | Q(pk__in=shared)
 
 
 def _require_use(actor, env: Environment, doing: str) -> None:
@@ -84,10 +111,11 @@ def _check_unsanitized(actor, snapshot: Snapshot, *, target_team=None, doing: st
 
 
 def visible_snapshots(user) -> QuerySet[Snapshot]:
-    """Live snapshots of the teams ``user`` can see, filtered in SQL."""
+    """Live snapshots of the teams ``user`` can see (and sanitized ones shared with those teams),
+    filtered in SQL."""
     return (
         Snapshot.objects.live()
-        .filter(team__in=permissions.teams_for(user))
+        .filter(visible_filter(user))
         .select_related("team", "environment", "policy", "created_by")
     )
 
@@ -266,25 +294,68 @@ def policy_file(policy: Policy) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
+# --- waking ------------------------------------------------------------------------------------
+
+
+def _check_wakeable(env: Environment, doing: str) -> None:
+    """Captures and restores need the database running. A running environment, or one on its way
+    up, is fine; a stopped one is resumed by the action (``_wake``); anything else is refused with
+    what to do instead."""
+    if env.state in SNAPSHOT_STATES or env.state in WAKING_STATES or env.state == EnvironmentState.STOPPED:
+        return
+    hint = {
+        EnvironmentState.STOPPING: "try again once it has stopped (it is then resumed first)",
+        EnvironmentState.FAILED: f"retry it first (microstax env retry {env.public_id})",
+    }.get(env.state, "it no longer runs")
+    raise Conflict(f"environment is {env.state}; {doing} needs it running: {hint}", field="environment")
+
+
+def _wake(actor, env: Environment, doing: str) -> bool:
+    """Resume a stopped environment for ``doing`` (as ``actor``, who may use it; audited as
+    ``environment.resume`` naming what it was woken for). The capture's or restore's Operation then
+    waits in the runner until the environment is ready (``Provisioner.wait_until_running``).
+    True when this call resumed it."""
+    from environments.actions import resume_environment
+
+    if env.state != EnvironmentState.STOPPED:
+        return False
+    try:
+        resume_environment(actor=actor, env=env, woken_for=doing)
+    except Conflict:  # resumed (or stopped further) by someone else meanwhile
+        env.refresh_from_db(fields=["state"])
+        _check_wakeable(env, doing)
+        return False
+    return True
+
+
 # --- capture -----------------------------------------------------------------------------------
 
 
 def create_snapshot(*, actor, env: Environment, service: str | None = None, policy=None) -> Snapshot:
-    """Capture one database service of a ready environment, sanitized by ``policy``.
+    """Capture one database service of an environment, sanitized by ``policy``.
 
     ``policy`` is a :class:`SanitizationPolicy` of the environment's team; without one the capture
     is strict (any PII-looking column refuses it). The capture Job runs as the environment's
     Operation; the snapshot becomes ``ready`` once its artifact has been uploaded and verified.
+
+    A stopped environment is woken first: a developer asking for a snapshot wants the snapshot,
+    and the database only answers while it runs. The resume is audited as the actor's, and the
+    capture waits (bounded) for the environment to be ready; it stays up for its idle delay.
     """
     _require_use(actor, env, "taking snapshots")
     database = resolve_service(env, service)
-    if env.state not in SNAPSHOT_STATES:
-        raise Conflict(f"environment is {env.state}; snapshots are taken of ready environments", field="environment")
+    _check_wakeable(env, "a snapshot")
     if policy is not None and policy.team_id != env.team_id:
         raise NotFound("sanitization policy not found", field="policy")
+    return _capture(actor=actor, env=env, database=database, policy=policy)
+
+
+def _capture(*, actor, env: Environment, database: dict[str, Any], policy) -> Snapshot:
+    """Record a snapshot and its capture Operation (waking a stopped environment first)."""
     retention = TeamPolicy.for_team(env.team).snapshot_retention_days
     storage = get_storage()
     with transaction.atomic():
+        woke = _wake(actor, env, "a snapshot")
         snapshot = Snapshot.objects.create(
             team=env.team,
             environment=env,
@@ -300,7 +371,8 @@ def create_snapshot(*, actor, env: Environment, service: str | None = None, poli
         operation = _new_operation(env, OperationKind.SNAPSHOT, actor, snapshot=snapshot.public_id)
         snapshot.operation = operation
         snapshot.save(update_fields=["operation"])
-        _audit("snapshot.create", actor=actor, snapshot=snapshot, after=snapshot_summary(snapshot))
+        summary = snapshot_summary(snapshot)
+        _audit("snapshot.create", actor=actor, snapshot=snapshot, after={**summary, **({"woke": True} if woke else {})})
         _enqueue(operation)
     return snapshot
 
@@ -330,11 +402,9 @@ def restore_snapshot(*, actor, snapshot: Snapshot, env: Environment, service: st
     _require_use(actor, env, "restoring snapshots")
     _restorable(actor, snapshot, env)
     database = _target_service(env, snapshot, service)
-    if env.state not in SNAPSHOT_STATES:
-        raise Conflict(
-            f"environment is {env.state}; snapshots are restored into ready environments", field="environment"
-        )
+    _check_wakeable(env, "a restore")
     with transaction.atomic():
+        _wake(actor, env, f"restoring {snapshot.public_id}")
         restore = SnapshotRestore.objects.create(
             snapshot=snapshot, environment=env, service=database["name"], requested_by=actor
         )
@@ -353,26 +423,116 @@ def restore_snapshot(*, actor, snapshot: Snapshot, env: Environment, service: st
 
 def resolve_blueprint_snapshot(env: Environment, section: dict[str, Any]) -> Snapshot:
     """The snapshot a blueprint's ``snapshot:`` section names: by ``id``, or the latest ready one of
-    ``fromEnvironment``'s service. Raises NotFound/Conflict/PermissionDenied with a clear reason."""
+    ``fromEnvironment``'s service. Raises NotFound/Conflict/PermissionDenied with a clear reason.
+
+    With ``fromEnvironment`` and a ``policy`` (or inline ``rules``/``tables``), only a snapshot made
+    under exactly that policy version will do; when there is none (ready, or already being
+    captured), one is captured first, as the environment's creator — the returned snapshot is then
+    not ready yet, and provisioning waits for it (``snapshots.runner``).
+    """
     actor = env.created_by
     if section.get("id"):
         snapshot = Snapshot.objects.select_related("team").filter(public_id=section["id"]).first()
-        if snapshot is None or not permissions.has_team_perm(actor, snapshot.team, TeamPermission.VIEW):
+        if snapshot is None or not can_see(actor, snapshot):
             raise NotFound(f"the blueprint's snapshot {section['id']} was not found", field="snapshot")
-    elif section.get("fromEnvironment"):
-        source = Environment.objects.select_related("team").filter(public_id=section["fromEnvironment"]).first()
-        if source is None or not permissions.has_team_perm(actor, source.team, TeamPermission.VIEW):
-            raise NotFound(f"the blueprint's environment {section['fromEnvironment']} was not found", field="snapshot")
-        candidates = source.snapshots.filter(state=SnapshotState.READY)
-        if source.team_id != env.team_id:
-            candidates = candidates.filter(sanitized=True)
-        snapshot = candidates.filter(service=section["service"]).first() or candidates.first()
+        _restorable(actor, snapshot, env)
+        return snapshot
+    if not section.get("fromEnvironment"):
+        raise InvalidInput("the blueprint's snapshot section names neither id nor fromEnvironment", field="snapshot")
+    source = Environment.objects.select_related("team").filter(public_id=section["fromEnvironment"]).first()
+    if source is None or not permissions.has_team_perm(actor, source.team, TeamPermission.VIEW):
+        raise NotFound(f"the blueprint's environment {section['fromEnvironment']} was not found", field="snapshot")
+    now = timezone.now()
+    candidates = source.snapshots.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    if source.team_id != env.team_id:
+        candidates = candidates.filter(sanitized=True)
+    policy = blueprint_policy(env, source, section)
+    if policy is None:
+        ready = candidates.filter(state=SnapshotState.READY)
+        snapshot = ready.filter(service=section["service"]).first() or ready.first()
         if snapshot is None:
             raise Conflict(f"{source.public_id} has no ready snapshot to restore", field="snapshot")
-    else:
-        raise InvalidInput("the blueprint's snapshot section names neither id nor fromEnvironment", field="snapshot")
-    _restorable(actor, snapshot, env)
+        _restorable(actor, snapshot, env)
+        return snapshot
+    database = resolve_service(source, _source_service(source, section["service"]))
+    under_policy = candidates.filter(service=database["name"], policy=policy)
+    snapshot = (
+        under_policy.filter(state=SnapshotState.READY).first()
+        # a capture already under way (another environment's, or this provisioning's before a restart)
+        or under_policy.filter(state__in=[SnapshotState.PENDING, SnapshotState.CAPTURING]).first()
+    )
+    if snapshot is None:
+        snapshot = create_snapshot(actor=actor, env=source, service=database["name"], policy=policy)
+    if snapshot.state == SnapshotState.READY:
+        _restorable(actor, snapshot, env)
     return snapshot
+
+
+def _source_service(source: Environment, wanted: str) -> str | None:
+    """The source's database service of the same name as the target's, else its only one."""
+    return wanted if any(s["name"] == wanted for s in database_services(source)) else None
+
+
+INLINE_POLICY_PREFIX = "bp-"
+
+
+def inline_policy_source(name: str, section: dict[str, Any]) -> str:
+    """A blueprint's inline ``rules``/``tables`` as policy YAML. Strict: a PII-looking column the
+    rules forget refuses the capture instead of travelling unmasked."""
+    import yaml
+
+    data: dict[str, Any] = {"name": name, "strict": True}
+    tables = section.get("tables") or {}
+    if tables.get("include") or tables.get("exclude"):
+        data["tables"] = {
+            "include": list(tables.get("include") or ["*.*"]),
+            "exclude": list(tables.get("exclude") or []),
+        }
+    if section.get("rules"):
+        data["rules"] = [dict(rule) for rule in section["rules"]]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def blueprint_policy(env: Environment, source: Environment, section: dict[str, Any]) -> SanitizationPolicy | None:
+    """The policy version a ``fromEnvironment`` capture runs under, in the source's team.
+
+    ``policy`` names a published team policy (its latest version). Inline ``rules``/``tables`` are
+    published as a version of the team policy ``bp-<blueprint name>`` — by the environment's
+    creator, who must be allowed to publish policies (maintainers and owners): sanitization stays
+    governed, versioned and audited, and the snapshot's lineage names the version it used.
+    """
+    tables = section.get("tables") or {}
+    inline = bool(section.get("rules") or tables.get("include") or tables.get("exclude"))
+    if section.get("policy"):
+        found = SanitizationPolicy.objects.filter(team=source.team, name=section["policy"]).order_by("-version").first()
+        if found is None:
+            raise NotFound(
+                f"the blueprint's policy {section['policy']!r} is not a published sanitization policy of team "
+                f"'{source.team.slug}'",
+                field="policy",
+            )
+        return found
+    if not inline:
+        return None
+    name = (INLINE_POLICY_PREFIX + env.spec.get("name", env.name))[:63].rstrip("-")
+    source_yaml = inline_policy_source(name, section)
+    parsed, problems = parse_policy(source_yaml)
+    if parsed is None:
+        errors = "; ".join(_problem_text(p) for p in problems if p.severity == "error")
+        raise InvalidInput(f"the blueprint's inline sanitization rules are invalid: {errors}", field="snapshot")
+    existing = SanitizationPolicy.objects.filter(
+        team=source.team, name=name, content_hash=_content_hash(parsed)
+    ).first()
+    if existing is not None:
+        return existing
+    try:
+        return create_policy(actor=env.created_by, team=source.team, name=name, source=source_yaml)
+    except PermissionDenied as exc:
+        raise PermissionDenied(
+            f"the blueprint's inline sanitization rules become a version of team policy '{name}', and {exc.message}; "
+            "ask a maintainer to publish them, or name a published policy in snapshot.policy",
+            field="snapshot",
+        ) from None
 
 
 # --- replay ------------------------------------------------------------------------------------
@@ -392,7 +552,10 @@ def replay_environment(*, actor, env: Environment, snapshot: Snapshot | None = N
         _require_visible(actor, snapshot)
     _restorable(actor, snapshot, env)
     name = name or f"{env.name[:30]}-replay-{secrets.token_hex(2)}"
+    # The replay runs the same blueprint and plan, so it has the same database services as ``env``.
+    database = _target_service(env, snapshot, None)
     with transaction.atomic():
+        # One event, environment.replay, for the new environment (not a create and a replay).
         replay = create_environment(
             actor=actor,
             team=env.team,
@@ -402,8 +565,9 @@ def replay_environment(*, actor, env: Environment, snapshot: Snapshot | None = N
             plan=env.plan_name or None,
             cluster=env.cluster,
             files=env.files or None,
+            audit_action="environment.replay",
+            audit_details={"source": env.public_id, "snapshot": snapshot.public_id, "service": database["name"]},
         )
-        database = _target_service(replay, snapshot, None)
         SnapshotRestore.objects.create(
             snapshot=snapshot,
             environment=replay,
@@ -411,15 +575,53 @@ def replay_environment(*, actor, env: Environment, snapshot: Snapshot | None = N
             requested_by=actor,
             operation=replay.operations.first(),
         )
-        record(
-            action="environment.replay",
-            actor=actor,
-            team=env.team,
-            target_type="environment",
-            target_id=replay.public_id,
-            after={"source": env.public_id, "snapshot": snapshot.public_id, "service": database["name"]},
-        )
     return replay
+
+
+# --- sharing ----------------------------------------------------------------------------------
+
+
+def share_snapshot(*, actor, snapshot: Snapshot, team) -> SnapshotShare:
+    """Let ``team`` see ``snapshot`` and restore it into its own environments.
+
+    For the owning team's maintainers and owners; only sanitized, ready snapshots are shared (raw
+    data never leaves its team). Sharing again with the same team returns the existing share and
+    records nothing. Audited as ``snapshot.share``.
+    """
+    _require_visible(actor, snapshot)
+    permissions.require_team_perm(actor, snapshot.team, TeamPermission.MANAGE_BASELINES, doing="sharing snapshots")
+    if not snapshot.sanitized:
+        raise PermissionDenied(
+            f"{snapshot.public_id} is not sanitized; only sanitized snapshots are shared with other teams",
+            field="snapshot",
+            code="UNSANITIZED",
+        )
+    if snapshot.state != SnapshotState.READY:
+        raise Conflict(f"{snapshot.public_id} is {snapshot.state}; only ready snapshots are shared", field="snapshot")
+    if team.pk == snapshot.team_id:
+        raise InvalidInput(f"{snapshot.public_id} already belongs to team '{team.slug}'", field="team")
+    existing = SnapshotShare.objects.filter(snapshot=snapshot, team=team).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        share, created = SnapshotShare.objects.get_or_create(
+            snapshot=snapshot, team=team, defaults={"shared_by": actor}
+        )
+        if created:
+            _audit("snapshot.share", actor=actor, snapshot=snapshot, after={"team": team.slug, "sanitized": True})
+    return share
+
+
+def unshare_snapshot(*, actor, snapshot: Snapshot, team) -> bool:
+    """Withdraw a share (the other team's past restores stay in the lineage). Audited as
+    ``snapshot.unshare``; False (and nothing recorded) when it was not shared with ``team``."""
+    _require_visible(actor, snapshot)
+    permissions.require_team_perm(actor, snapshot.team, TeamPermission.MANAGE_BASELINES, doing="sharing snapshots")
+    with transaction.atomic():
+        deleted, _ = SnapshotShare.objects.filter(snapshot=snapshot, team=team).delete()
+        if deleted:
+            _audit("snapshot.unshare", actor=actor, snapshot=snapshot, before={"team": team.slug})
+    return bool(deleted)
 
 
 # --- delete, download, purge -------------------------------------------------------------------

@@ -133,3 +133,22 @@ class SnapshotRestore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.snapshot.public_id} → {self.environment.public_id}/{self.service}"
+
+
+class SnapshotShare(models.Model):
+    """A sanitized snapshot shared by its team's maintainers with another team, which then sees it
+    and may restore it into its own environments (DESIGN §6: only sanitized snapshots leave their
+    team). Removing the row withdraws the share; past restores stay in the lineage."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="shares")
+    team = models.ForeignKey("teams.Team", on_delete=models.PROTECT, related_name="shared_snapshots")
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["snapshot", "team"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "team"], name="unique_snapshot_share")]
+        indexes = [models.Index(fields=["team", "snapshot"], name="snapshot_share_team")]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot.public_id} → {self.team.slug}"

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,7 +30,7 @@ from microstax.teams.choices import TeamPermission
 from snapshots import actions
 from snapshots.agent import parse_policy
 from snapshots.forms import ListFilterForm, PolicyForm, RestoreForm, TakeSnapshotForm
-from snapshots.models import SanitizationPolicy, Snapshot, SnapshotRestore, SnapshotState
+from snapshots.models import SanitizationPolicy, Snapshot, SnapshotRestore, SnapshotShare, SnapshotState
 from snapshots.queries import redacted_source, snapshots_for, with_lineage
 from snapshots.svg import Node, snapshot_lineage_svg
 
@@ -103,7 +104,7 @@ def _expired(snapshot: Snapshot) -> bool:
 def restore_targets(user, snapshot: Snapshot) -> list[Environment]:
     """Live environments the user may restore ``snapshot`` into (raw snapshots stay in their team)."""
     teams = permissions.teams_for(user, TeamPermission.USE_ENVIRONMENTS)
-    queryset = Environment.objects.filter(team__in=teams, state__in=actions.SNAPSHOT_STATES)
+    queryset = Environment.objects.filter(team__in=teams, state__in=actions.OFFERED_STATES)
     if not snapshot.sanitized:
         queryset = queryset.filter(team=snapshot.team)
     return list(queryset.select_related("team").order_by("team__slug", "name")[:TARGETS_LIMIT])
@@ -119,7 +120,9 @@ def _list_context(request: HttpRequest) -> dict:
     environment = None
     snapshots: list[Snapshot] = []
     if team is not None:
-        queryset = _snapshots(request.user).filter(team=team).order_by("-created_at", "-pk")
+        # The team's own snapshots and the sanitized ones other teams shared with it.
+        shared = SnapshotShare.objects.filter(team=team, snapshot__sanitized=True).values("snapshot_id")
+        queryset = _snapshots(request.user).filter(Q(team=team) | Q(pk__in=shared)).order_by("-created_at", "-pk")
         if request.GET.get("environment"):
             environment = _env_or_404(request, request.GET["environment"])
             queryset = queryset.filter(environment=environment)
@@ -380,7 +383,7 @@ def environment_section_context(
     )
     if can_use is None:
         can_use = permissions.has_team_perm(user, env.team, TeamPermission.USE_ENVIRONMENTS)
-    can_take = can_use and env.state in actions.SNAPSHOT_STATES
+    can_take = can_use and env.state in actions.OFFERED_STATES
     if can_take and form is None:
         form = TakeSnapshotForm(team=env.team)
     return {

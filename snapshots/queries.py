@@ -9,17 +9,16 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from blueprints.parsing import parse_yaml
-from microstax.teams import permissions
-from snapshots.actions import visible_snapshots
+from snapshots.actions import visible_filter, visible_snapshots
 from snapshots.agent import parse_policy
-from snapshots.models import Snapshot, SnapshotRestore
+from snapshots.models import Snapshot, SnapshotRestore, SnapshotShare
 
 
 def snapshots_for(user, *, include_deleted: bool = False) -> QuerySet[Snapshot]:
     """Live snapshots ``user`` can see; with ``include_deleted``, deleted ones of the same teams too."""
     if not include_deleted:
         return visible_snapshots(user)
-    return Snapshot.objects.filter(team__in=permissions.teams_for(user))
+    return Snapshot.objects.filter(visible_filter(user))
 
 
 def with_lineage(queryset: QuerySet[Snapshot]) -> QuerySet[Snapshot]:
@@ -31,6 +30,7 @@ def with_lineage(queryset: QuerySet[Snapshot]) -> QuerySet[Snapshot]:
         Prefetch("restores", queryset=restores.order_by("-created_at", "-pk")),
         "restores__operation__steps",
         "operation__steps",
+        Prefetch("shares", queryset=SnapshotShare.objects.select_related("team").order_by("team__slug")),
     )
 
 

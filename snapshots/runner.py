@@ -16,6 +16,7 @@ token, so the renderer places the restore Job in its service's seed wave — and
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -77,7 +78,7 @@ def run(provisioner: Provisioner) -> str:
             _capture(provisioner)
         else:
             _restore(provisioner)
-    except (TransferFailed, kube.KubeError, RenderError, DomainError) as exc:
+    except (OperationFailed, kube.KubeError, RenderError, DomainError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
         _fail(provisioner, reason)
         return f"failed: {reason}"
@@ -159,11 +160,21 @@ def _agent_said(provisioner: Provisioner, job: dict) -> str:
     return said[-1].removeprefix("error:").strip()[:300] if said else ""
 
 
+def _await_running(provisioner: Provisioner, needed_by: str) -> None:
+    """A stopped environment was resumed for this transfer (``actions._wake``): wait, bounded, until
+    it runs. One that is neither running nor on its way up fails the transfer with its state."""
+    from environments.provisioning import WAKE_TIMEOUT
+
+    provisioner.env.refresh_from_db(fields=["state"])
+    provisioner.wait_until_running([provisioner.env], needed_by=needed_by, timeout=min(WAKE_TIMEOUT, job_timeout() / 2))
+
+
 def _capture(provisioner: Provisioner) -> None:
     operation = provisioner.operation
     snapshot = Snapshot.objects.select_related("policy", "team").get(public_id=operation.params["snapshot"])
     if snapshot.state != SnapshotState.PENDING and snapshot.state != SnapshotState.CAPTURING:
         return  # already ready (a re-run after the upload), failed or deleted: nothing to do
+    _await_running(provisioner, f"the capture of {snapshot.public_id}")
     service = _service(provisioner, snapshot.service)
     with provisioner.step("prepare capture") as details:
         policy = actions.parsed_policy(snapshot)
@@ -226,6 +237,7 @@ def _restore(provisioner: Provisioner) -> None:
     restore = SnapshotRestore.objects.select_related("snapshot__team").get(pk=operation.params["restore"])
     if restore.state == RestoreState.SUCCEEDED:
         return
+    _await_running(provisioner, f"the restore of {restore.snapshot.public_id}")
     with provisioner.step("prepare restore") as details:
         snapshot = restore.snapshot
         if snapshot.state != SnapshotState.READY:
@@ -271,6 +283,8 @@ def provisioning_restore(provisioner: Provisioner) -> SnapshotRestore | None:
         service = actions.resolve_service(env, section["service"])
     except DomainError as exc:
         raise TransferFailed(f"the blueprint's snapshot cannot be restored: {exc.message}") from None
+    if snapshot.state != SnapshotState.READY:
+        snapshot = await_capture(provisioner, snapshot)
     return SnapshotRestore.objects.create(
         snapshot=snapshot,
         environment=env,
@@ -278,6 +292,43 @@ def provisioning_restore(provisioner: Provisioner) -> SnapshotRestore | None:
         requested_by=env.created_by,
         operation=provisioner.operation,
     )
+
+
+def await_capture(provisioner: Provisioner, snapshot: Snapshot) -> Snapshot:
+    """Wait, bounded, for the capture a blueprint's ``snapshot:`` section started (or found under
+    way) in its source environment; then restore from it.
+
+    When no worker has claimed the capture's Operation yet, this worker runs it itself (the claim is
+    a conditional update, so it never runs twice): a single worker, or one busy with this very
+    provisioning, cannot leave the two waiting on each other.
+    """
+    from environments import provisioning
+    from environments.models import Operation
+
+    started = time.monotonic()
+    while True:
+        snapshot.refresh_from_db()
+        if snapshot.state not in (SnapshotState.PENDING, SnapshotState.CAPTURING):
+            break
+        if (
+            snapshot.operation_id
+            and Operation.objects.filter(pk=snapshot.operation_id, state=OperationState.QUEUED).exists()
+        ):
+            provisioning.run_operation(snapshot.operation_id)
+            continue
+        if time.monotonic() - started >= job_timeout():
+            raise TransferFailed(
+                f"the capture of {snapshot.public_id} for the blueprint's snapshot is still {snapshot.state} "
+                f"after {int(job_timeout())} s"
+            )
+        Operation.objects.filter(pk=provisioner.operation.pk).update(heartbeat_at=timezone.now())
+        provisioning._sleep(provisioning.WAKE_POLL_SECONDS)
+    if snapshot.state != SnapshotState.READY:
+        raise TransferFailed(
+            f"the blueprint's snapshot cannot be restored: the capture {snapshot.public_id} of "
+            f"{snapshot.environment.public_id} is {snapshot.state}: {snapshot.state_reason or 'no reason given'}"
+        )
+    return snapshot
 
 
 def prepare_provisioning_restore(provisioner: Provisioner) -> jobs.Transfer | None:

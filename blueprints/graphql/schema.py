@@ -18,7 +18,7 @@ from blueprints.graphql.types import (
 from blueprints.validation import validate_blueprint
 from microstax.graphql.context import current_user
 from microstax.graphql.pagination import Connection, paginate
-from microstax.lib.errors import DomainError, NotFound
+from microstax.lib.errors import DomainError, NotVisible
 from microstax.teams import permissions
 from microstax.teams.graphql.schema import resolve_team
 
@@ -40,7 +40,7 @@ def visible_blueprints(user):
 def resolve_blueprint(user, blueprint_id: str) -> models.Blueprint:
     blueprint = visible_blueprints(user).filter(public_id=blueprint_id).first()
     if blueprint is None:
-        raise NotFound("blueprint not found", field="blueprint")
+        raise NotVisible("blueprint not found", field="blueprint")
     return blueprint
 
 

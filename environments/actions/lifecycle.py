@@ -184,10 +184,14 @@ def create_environment(
     cluster: Cluster | None = None,
     mode: str | None = None,
     files: dict[str, str] | None = None,
+    audit_action: str = "environment.create",
+    audit_details: dict | None = None,
 ) -> Environment:
     """Record a new environment and enqueue its provisioning.
 
     ``mode`` overrides the blueprint's ``routing.mode`` (``createBaseline`` makes any stack a baseline).
+    ``audit_action`` names the one event it records (a replay records ``environment.replay``, not a
+    create and a replay), with ``audit_details`` added to its ``after``.
     """
     permissions.require_team_perm(actor, team, TeamPermission.USE_ENVIRONMENTS, doing="creating environments")
     if blueprint_version is not None:
@@ -241,12 +245,16 @@ def create_environment(
     try:
         with transaction.atomic():
             # Lock the team row: concurrent creates of one team are counted against the quota in turn.
-            type(team).objects.select_for_update().filter(pk=team.pk).first()
+            # NO KEY: a plain FOR UPDATE also blocks the key-share locks of foreign-key checks, so a
+            # task holding the audit chain head and inserting a row of this team deadlocks with us.
+            type(team).objects.select_for_update(no_key=True).filter(pk=team.pk).first()
             _check_quota(team, cpu, memory)
             env.save()
             _sync_service_rows(env)
             operation = _new_operation(env, OperationKind.CREATE, actor)
-            audit_environment(env, "environment.create", actor=actor, after=environment_snapshot(env))
+            audit_environment(
+                env, audit_action, actor=actor, after={**environment_snapshot(env), **(audit_details or {})}
+            )
             _enqueue(operation)
     except IntegrityError:
         raise Conflict(f"team '{team.slug}' already has a live environment named '{name}'", field="name") from None
@@ -310,7 +318,12 @@ def update_environment(
     difference_plan = None
     if env.mode == EnvironmentMode.OVERLAY:
         spec, overlay_plan = sparse.plan_overlay(
-            actor=actor, base=env.parent, source=source or "", name=env.name, environment_id=env.public_id
+            actor=actor,
+            base=env.parent,
+            source=source or "",
+            name=env.name,
+            environment_id=env.public_id,
+            wake=False,
         )
         if overlay_plan.conflicts:
             raise sparse.OverlayConflict(overlay_plan.conflicts)
@@ -376,10 +389,17 @@ def stop_environment(*, actor, env: Environment) -> Operation:
     return _operate(env, actor, kind=OperationKind.STOP, to=EnvironmentState.STOPPING, action="environment.stop")
 
 
-def resume_environment(*, actor, env: Environment) -> Operation:
+def resume_environment(*, actor, env: Environment, woken_for: str = "") -> Operation:
+    """Bring a stopped environment back. ``woken_for`` names the operation that needed it running
+    (a snapshot, an overlay on it): recorded on the Operation and in the audit event."""
     _require_use(actor, env)
     operation = _operate(
-        env, actor, kind=OperationKind.RESUME, to=EnvironmentState.RESUMING, action="environment.resume"
+        env,
+        actor,
+        kind=OperationKind.RESUME,
+        to=EnvironmentState.RESUMING,
+        action="environment.resume",
+        **({"woken_for": woken_for} if woken_for else {}),
     )
     # A fresh idle period: an environment stopped for being idle would otherwise be stopped again by
     # the next sweep, its idle deadline long past.
@@ -562,6 +582,20 @@ def set_idle_policy(*, actor, env: Environment, enabled: bool, delay_minutes: in
             after={"enabled": enabled, "delay_minutes": delay},
         )
     return env
+
+
+def not_running(env: Environment, doing: str) -> str | None:
+    """Why ``doing`` (e.g. "read its logs") cannot happen on ``env`` now, naming the command that
+    wakes it; None when its pods may run. Used where waking would surprise (reading logs of a stopped
+    environment shows nothing of its past: its pods are gone)."""
+    if env.state == EnvironmentState.STOPPED:
+        return (
+            f"{env.public_id} is stopped: its services have no pods; resume it first "
+            f"(microstax env resume {env.public_id}) to {doing}"
+        )
+    if env.state in (EnvironmentState.DELETING, EnvironmentState.DELETED):
+        return f"{env.public_id} is {env.state}: there is nothing left to {doing}"
+    return None
 
 
 def touch_activity(env: Environment) -> None:

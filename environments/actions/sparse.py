@@ -116,7 +116,12 @@ def chain_of(base: Environment) -> list[Environment]:
     return list(reversed(chain))
 
 
-def _layer(env: Environment):
+# A stopped provider is woken by createOverlay (and one resuming is waited for): planning sees it
+# as the ready environment it is about to be.
+WAKEABLE = (EnvironmentState.STOPPED, EnvironmentState.RESUMING)
+
+
+def _layer(env: Environment, *, wake: bool = False):
     from environments.planner import Layer
 
     return Layer(
@@ -124,14 +129,26 @@ def _layer(env: Environment):
         name=env.name,
         mode=env.mode,
         spec=env.spec,
-        state=env.state,
+        state=EnvironmentState.READY if wake and env.state in WAKEABLE else env.state,
         header_name=env.spec["routing"]["headerName"],
         routing_key=env.routing_key,
     )
 
 
-def plan_overlay(*, actor, base: Environment, source: str, name: str | None = None, environment_id: str | None = None):
-    """The difference graph of an overlay of ``base``: a dry run, nothing is written."""
+def plan_overlay(
+    *,
+    actor,
+    base: Environment,
+    source: str,
+    name: str | None = None,
+    environment_id: str | None = None,
+    wake: bool = True,
+):
+    """The difference graph of an overlay of ``base``: a dry run, nothing is written.
+
+    With ``wake`` (what ``create_overlay`` does) stopped or resuming providers are planned as ready:
+    creating the overlay resumes them first. Updates of an existing overlay pass ``wake=False``.
+    """
     permissions.require_team_perm(actor, base.team, TeamPermission.VIEW, doing="planning overlays")
     if base.mode not in (EnvironmentMode.BASELINE, EnvironmentMode.OVERLAY):
         raise InvalidInput(
@@ -146,10 +163,12 @@ def plan_overlay(*, actor, base: Environment, source: str, name: str | None = No
     spec = result.normalized
     spec["routing"]["mode"] = EnvironmentMode.OVERLAY
     overlay_name = (name or spec["name"]).strip().lower()
-    return spec, plan_on_chain(chain, spec, name=overlay_name, environment_id=environment_id)
+    return spec, plan_on_chain(chain, spec, name=overlay_name, environment_id=environment_id, wake=wake)
 
 
-def plan_on_chain(chain: list[Environment], spec: dict, *, name: str, environment_id: str | None = None):
+def plan_on_chain(
+    chain: list[Environment], spec: dict, *, name: str, environment_id: str | None = None, wake: bool = False
+):
     """Plan an overlay spec on top of a chain read from the database (root-first)."""
     from environments.planner import Layer
     from environments.planner import plan_overlay as plan
@@ -167,7 +186,9 @@ def plan_on_chain(chain: list[Environment], spec: dict, *, name: str, environmen
         routing_key=key,
     )
     return plan(
-        [_layer(env) for env in chain], overlay, sibling_routing_keys=siblings.values_list("routing_key", flat=True)
+        [_layer(env, wake=wake) for env in chain],
+        overlay,
+        sibling_routing_keys=siblings.values_list("routing_key", flat=True),
     )
 
 
@@ -265,6 +286,9 @@ def create_overlay(
     _require_use(actor, base)
     public_id = new_public_id("env")
     spec, plan = plan_overlay(actor=actor, base=base, source=source, name=name, environment_id=public_id)
+    # Providers that are stopped are resumed below (as the actor, who may use them: same team); the
+    # overlay's provisioning waits for every provider not yet running (Provisioner.wait_until_running).
+    asleep = [env for env in chain_of(base) if env.state in WAKEABLE]
     if plan.conflicts:
         raise OverlayConflict(plan.conflicts)
     overlay_name = (name or spec["name"]).strip().lower()
@@ -303,18 +327,26 @@ def create_overlay(
     env.set_generated_secrets(_generate_secrets(plan.effective_spec, {}))
     try:
         with transaction.atomic():
-            type(base.team).objects.select_for_update().filter(pk=base.team.pk).first()
+            # NO KEY, as in create_environment: foreign-key checks of other writers must not wait on it.
+            type(base.team).objects.select_for_update(no_key=True).filter(pk=base.team.pk).first()
             from environments.actions.lifecycle import _check_quota
 
             _check_quota(base.team, cpu, memory)
             env.save()
             sync_overlay_rows(env, plan)
-            operation = _new_operation(env, OperationKind.CREATE, actor)
+            woken = _wake_providers(actor, asleep, overlay=env)
+            params = {"waits_for": [p.public_id for p in asleep]} if asleep else {}
+            operation = _new_operation(env, OperationKind.CREATE, actor, **params)
             audit_environment(
                 env,
                 "environment.overlay.create",
                 actor=actor,
-                after={**environment_snapshot(env), "base": base.public_id, "local": sorted(local)},
+                after={
+                    **environment_snapshot(env),
+                    "base": base.public_id,
+                    "local": sorted(local),
+                    **({"woke": woken} if woken else {}),
+                },
             )
             _enqueue(operation)
     except IntegrityError:
@@ -322,3 +354,29 @@ def create_overlay(
             f"team '{base.team.slug}' already has a live environment named '{overlay_name}'", field="name"
         ) from None
     return env
+
+
+def _wake_providers(actor, asleep: list[Environment], *, overlay: Environment) -> list[str]:
+    """Resume the stopped providers of a new overlay, root first; their resume Operations are
+    enqueued before the overlay's own. Returns the ids of those this call resumed (one resuming
+    already, or resumed meanwhile by someone else, is only waited for)."""
+    from environments.actions.lifecycle import resume_environment
+
+    woken = []
+    for provider in asleep:
+        if provider.state != EnvironmentState.STOPPED:
+            continue
+        try:
+            resume_environment(actor=actor, env=provider, woken_for=f"overlay {overlay.public_id}")
+        except Conflict:
+            provider.refresh_from_db(fields=["state"])
+            if provider.state not in (EnvironmentState.RESUMING, EnvironmentState.READY):
+                raise Conflict(
+                    f"the provider {provider.name} ({provider.public_id}) is {provider.state}; it could not be "
+                    "resumed for the overlay",
+                    field="base",
+                    code="OVERLAY_CONFLICT",
+                ) from None
+        else:
+            woken.append(provider.public_id)
+    return woken

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import strawberry
-from django.db.models import Prefetch, Q
+from django.db.models import F, Prefetch, Q
+from graphql import GraphQLError
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from blueprints.graphql.types import Problem
 from blueprints.models import BlueprintVersion
@@ -22,7 +26,7 @@ from microstax import kube
 from microstax.graphql.context import current_user
 from microstax.graphql.errors import bad_input
 from microstax.graphql.pagination import Connection, paginate
-from microstax.lib.errors import DomainError, NotFound
+from microstax.lib.errors import DomainError, NotFound, NotVisible
 from microstax.teams import permissions
 from microstax.teams.graphql.schema import resolve_team
 
@@ -42,22 +46,81 @@ def _error(exc: DomainError) -> EnvironmentError:
     )
 
 
-def visible_environments(user):
-    return (
-        models.Environment.objects.filter(team__in=permissions.teams_for(user))
-        .select_related("team", "cluster", "created_by", "blueprint_version")
-        .prefetch_related(
-            Prefetch("services", queryset=models.ServiceInstance.objects.select_related("provided_by")),
-            Prefetch("operations", queryset=models.Operation.objects.select_related("actor").prefetch_related("steps")),
-        )
+def visible_environments(user, fields: Mapping[str, list] | None = None):
+    """Environments ``user`` may see, with what the Environment type reads fetched up front.
+
+    ``fields`` are the Environment fields a query selected (:func:`environment_fields`): then only
+    their relations are fetched, and the large JSON columns no selected field reads stay in the
+    database (a list of 50 overlays otherwise decodes every spec and difference graph, and every
+    step of every operation). ``None`` fetches everything (pages, mutation payloads).
+    """
+    queryset = models.Environment.objects.filter(team__in=permissions.teams_for(user)).annotate(
+        parent_public_id=F("parent__public_id")
     )
+    everything = fields is None
+    fields = fields or {}
+    queryset = queryset.select_related(*(name for key, name in _RELATED.items() if everything or key in fields))
+    if not everything:
+        unread = [column for column, readers in _HEAVY_COLUMNS.items() if not readers & fields.keys()]
+        queryset = queryset.defer(*unread)
+    if everything or fields.keys() & {"services", "endpoints", "lineage"}:
+        # Of the provider, the fields say only its id and name: not its blueprint and plan.
+        services = models.ServiceInstance.objects.select_related("provided_by")
+        services = services.defer(*(f"provided_by__{column}" for column in _HEAVY_COLUMNS))
+        queryset = queryset.prefetch_related(Prefetch("services", queryset=services))
+    if everything or "operations" in fields:
+        wanted = _selected(fields.get("operations", []))
+        operations = models.Operation.objects.all()
+        if not everything:
+            operations = operations.defer(*_OPERATION_COLUMNS)
+        if everything or "requestedBy" in wanted:
+            operations = operations.select_related("actor")
+        if everything or "steps" in wanted:
+            operations = operations.prefetch_related("steps")
+        queryset = queryset.prefetch_related(Prefetch("operations", queryset=operations))
+    return queryset
+
+
+# Environment fields → the relation each reads; the columns only some fields read (``source`` and
+# the like: none of them).
+_RELATED = {"team": "team", "cluster": "cluster", "createdBy": "created_by", "blueprintVersion": "blueprint_version"}
+_HEAVY_COLUMNS = {
+    "source": frozenset(),
+    "files": frozenset(),
+    "drift": frozenset(),
+    "secrets_encrypted": frozenset(),
+    "spec": frozenset({"spec"}),
+    "difference_plan": frozenset({"plan", "lineage", "cost"}),
+}
+_OPERATION_COLUMNS = ("params", "request_context")  # what the Operation type never reads
+
+
+def _selected(selections: list) -> dict[str, list]:
+    """Selected field name → its own selections, with fragments flattened."""
+    out: dict[str, list] = {}
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            out.setdefault(selection.name, []).extend(selection.selections)
+        else:  # a fragment spread or an inline fragment
+            for name, inner in _selected(selection.selections).items():
+                out.setdefault(name, []).extend(inner)
+    return out
+
+
+def environment_fields(info: Info, *path: str) -> dict[str, list]:
+    """The Environment fields selected at ``path`` below this resolver's field (``edges``, ``node``
+    for a connection), for :func:`visible_environments`."""
+    level = _selected([inner for field in info.selected_fields for inner in field.selections])
+    for name in path:
+        level = _selected(level.get(name, []))
+    return level
 
 
 def resolve_environment(user, environment_id: str, *, field: str = "id") -> models.Environment:
     env = models.Environment.objects.filter(team__in=permissions.teams_for(user), public_id=environment_id)
     env = env.select_related("team", "cluster").first()
     if env is None:
-        raise NotFound("environment not found", field=field)
+        raise NotVisible("environment not found", field=field)
     return env
 
 
@@ -79,7 +142,7 @@ def _version(user, version_id: str | None, team=None) -> BlueprintVersion | None
         .first()
     )
     if version is None:
-        raise NotFound("blueprint version not found", field="blueprintVersion")
+        raise NotVisible("blueprint version not found", field="blueprintVersion")
     return version
 
 
@@ -224,7 +287,8 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Environment]:
-        queryset = visible_environments(current_user(info)).order_by("-created_at", "-pk")
+        fields = environment_fields(info, "edges", "node")
+        queryset = visible_environments(current_user(info), fields).order_by("-created_at", "-pk")
         if team:
             queryset = queryset.filter(Q(team__public_id=team) | Q(team__slug=team))
         if state:
@@ -242,7 +306,8 @@ class Query:
     def baselines(
         self, info: Info, team: strawberry.ID | None = None, first: int | None = None, after: str | None = None
     ) -> Connection[Environment]:
-        queryset = visible_environments(current_user(info)).filter(mode=EnvironmentMode.BASELINE)
+        fields = environment_fields(info, "edges", "node")
+        queryset = visible_environments(current_user(info), fields).filter(mode=EnvironmentMode.BASELINE)
         queryset = queryset.exclude(state=EnvironmentState.DELETED).order_by("-created_at", "-pk")
         if team:
             queryset = queryset.filter(Q(team__public_id=team) | Q(team__slug=team))
@@ -261,7 +326,8 @@ class Query:
         while frontier:
             frontier = list(models.Environment.objects.filter(parent__in=frontier).values_list("pk", flat=True))
             ids += frontier
-        queryset = visible_environments(user).filter(pk__in=ids).exclude(state=EnvironmentState.DELETED)
+        queryset = visible_environments(user, environment_fields(info, "edges", "node")).filter(pk__in=ids)
+        queryset = queryset.exclude(state=EnvironmentState.DELETED)
         return paginate(queryset.order_by("-created_at", "-pk"), first=first, after=after)
 
     @strawberry.field(description="Dry run: the difference graph a blueprint would get, with no side effects")
@@ -279,7 +345,10 @@ class Query:
 
     @strawberry.field(description="One environment by id (env_…); null when absent or not visible")
     def environment(self, info: Info, id: strawberry.ID) -> Environment | None:
-        return visible_environments(current_user(info)).filter(public_id=id).first()
+        env = visible_environments(current_user(info), environment_fields(info)).filter(public_id=id).first()
+        if env is not None:
+            actions.touch_activity(env)  # `env get`/`status`/`wait` are use: push back idle shutdown
+        return env
 
     @strawberry.field(description="Recent log lines of a service's pods")
     def environment_logs(self, info: Info, id: strawberry.ID, service: str, tail_lines: int = 100) -> list[LogLine]:
@@ -292,6 +361,9 @@ class Query:
             raise bad_input("tailLines must be between 1 and 5000", field="tailLines")
         if not env.services.filter(name=service).exists():
             raise bad_input(f"environment has no service '{service}'", field="service")
+        stopped = actions.not_running(env, "read its logs")
+        if stopped:
+            raise GraphQLError(stopped, extensions={"code": "NOT_RUNNING", "field": "id", "state": env.state})
         actions.touch_activity(env)
         try:
             lines = kube.tail(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncGenerator
 
 import strawberry
 from channels.db import database_sync_to_async
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from environments import events
@@ -30,6 +32,7 @@ class EnvironmentEvent:
 
 
 EVENT_POLL_SECONDS = 0.5
+ACTIVITY_SECONDS = 60.0
 
 
 class _EventWatcher:
@@ -113,11 +116,15 @@ class Subscription:
     async def environment_logs(
         self, info: Info, id: strawberry.ID, service: str, tail_lines: int = 50, follow: bool = True
     ) -> AsyncGenerator[LogLine, None]:
-        from environments.actions import cluster_config
+        from environments.actions import cluster_config, not_running, touch_activity
         from microstax import kube
 
         user = current_user(info)
         env = await _visible(user, id)
+        stopped = not_running(env, "read its logs")
+        if stopped:
+            raise GraphQLError(stopped, extensions={"code": "NOT_RUNNING", "field": "id", "state": env.state})
+        await database_sync_to_async(touch_activity)(env)
         config = await database_sync_to_async(cluster_config)(env.cluster)
         if not follow:
             lines = await asyncio.to_thread(
@@ -127,6 +134,7 @@ class Subscription:
                 yield LogLine(pod=line.pod, line=line.line)
             return
         stop = threading.Event()
+        touched = time.monotonic()
         stream = kube.follow(
             config, env.namespace, service, environment_id=env.public_id, tail_lines=tail_lines, stop=stop
         )
@@ -135,6 +143,10 @@ class Subscription:
                 line = await asyncio.to_thread(next, stream, None)
                 if line is None:
                     return
+                if time.monotonic() - touched >= ACTIVITY_SECONDS:
+                    # Following logs is use; touch_activity writes at most once a minute anyway.
+                    touched = time.monotonic()
+                    await database_sync_to_async(touch_activity)(env)
                 yield LogLine(pod=line.pod, line=line.line)
         finally:
             stop.set()

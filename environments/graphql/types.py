@@ -227,7 +227,10 @@ class Environment:
 
     @strawberry.field(description="The base this environment derives from (overlays)")
     def parent_id(self, root: models.Environment) -> strawberry.ID | None:
-        return root.parent.public_id if root.parent_id else None
+        if not root.parent_id:
+            return None
+        # visible_environments annotates it: no query per overlay of a list.
+        return getattr(root, "parent_public_id", None) or root.parent.public_id
 
     @strawberry.field(description="The difference graph this overlay was provisioned from (null otherwise)")
     def plan(self, root: models.Environment) -> EnvironmentPlan | None:

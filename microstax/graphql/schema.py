@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
@@ -17,6 +17,7 @@ from environments.graphql.policies import Query as PolicyQuery
 from environments.graphql.schema import Mutation as EnvironmentMutation
 from environments.graphql.schema import Query as EnvironmentQuery
 from environments.graphql.subscriptions import Subscription as EnvironmentSubscription
+from microstax.graphql.auditing import AuditDeniedMutations
 from microstax.teams.graphql.schema import Mutation as TeamMutation
 from microstax.teams.graphql.schema import Query as TeamQuery
 from snapshots.graphql.schema import Mutation as SnapshotMutation
@@ -35,7 +36,10 @@ schema = strawberry.Schema(
     config=StrawberryConfig(relay_max_results=settings.MICROSTAX_PAGE_SIZE_MAX),
     extensions=[
         DjangoOptimizerExtension,
+        AuditDeniedMutations,  # a refused mutation writes one `denied` audit event
         lambda: QueryDepthLimiter(max_depth=settings.MICROSTAX_GRAPHQL_MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=settings.MICROSTAX_GRAPHQL_MAX_ALIASES),
+        # The parser stops at this many tokens: a huge document costs no more than this to refuse.
+        lambda: MaxTokensLimiter(max_token_count=settings.MICROSTAX_GRAPHQL_MAX_TOKENS),
     ],
 )

@@ -92,11 +92,13 @@ def require_team_perm(actor, team: Team, perm: TeamPermission, *, doing: str | N
     Outsiders get NOT_FOUND, so a team's existence is not leaked; members whose role lacks the
     permission get PERMISSION_DENIED naming what was refused.
     """
-    from microstax.lib.errors import NotFound, PermissionDenied
+    from microstax.lib.errors import NotVisible, PermissionDenied
 
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise PermissionDenied("authentication required")
     if not has_team_perm(actor, team, TeamPermission.VIEW):
-        raise NotFound("team not found", field="team")
+        raise NotVisible("team not found", field="team", team=team)
     if not has_team_perm(actor, team, perm):
-        raise PermissionDenied(f"your role in team '{team.slug}' does not allow {doing or perm.label.lower()}")
+        raise PermissionDenied(
+            f"your role in team '{team.slug}' does not allow {doing or perm.label.lower()}", team=team
+        )

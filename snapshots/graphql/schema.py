@@ -14,7 +14,7 @@ from environments.graphql.types import Operation as OperationType
 from microstax.graphql.context import current_user
 from microstax.graphql.errors import bad_input
 from microstax.graphql.pagination import Connection, paginate
-from microstax.lib.errors import DomainError, NotFound
+from microstax.lib.errors import DomainError, NotFound, NotVisible
 from microstax.teams import permissions
 from microstax.teams.graphql.schema import resolve_team
 from snapshots import actions, models
@@ -54,7 +54,7 @@ def snapshot_queryset(user, *, include_deleted: bool = False):
 def resolve_snapshot(user, snapshot_id: str, *, field: str = "snapshot") -> models.Snapshot:
     snapshot = actions.visible_snapshots(user).filter(public_id=snapshot_id).first()
     if snapshot is None:
-        raise NotFound("snapshot not found", field=field)
+        raise NotVisible("snapshot not found", field=field)
     return snapshot
 
 
@@ -68,6 +68,17 @@ def resolve_policy(user, policy: str | None, *, team) -> models.SanitizationPoli
         found = visible.filter(team=team, name=policy).order_by("-version").first()
     if found is None:
         raise NotFound(f"no sanitization policy '{policy}' in team '{team.slug}'", field="policy")
+    return found
+
+
+def share_target(team: str):
+    """The team a snapshot is shared with, by id or slug: any team, not only the caller's (sharing
+    is how data reaches a team one is not in). The action decides whether the caller may share."""
+    from microstax.teams.models import Team
+
+    found = Team.objects.filter(Q(public_id=team) | Q(slug=team)).first()
+    if found is None:
+        raise NotFound(f"no team '{team}'", field="team")
     return found
 
 
@@ -102,6 +113,13 @@ class ReplayEnvironmentInput:
 @strawberry.input
 class SnapshotIdInput:
     id: strawberry.ID
+
+
+@strawberry.input
+class ShareSnapshotInput:
+    snapshot: strawberry.ID
+    team: strawberry.ID = strawberry.field(description="The team to share with (id or slug)")
+    revoke: bool = strawberry.field(default=False, description="Withdraw the share instead")
 
 
 @strawberry.input
@@ -256,6 +274,23 @@ class Mutation:
         try:
             snapshot = resolve_snapshot(user, input.id, field="id")
             snapshot = actions.delete_snapshot(actor=user, snapshot=snapshot)
+        except DomainError as exc:
+            return SnapshotPayload(errors=[_error(exc)])
+        return SnapshotPayload(snapshot=_fresh(user, snapshot))
+
+    @strawberry.mutation(
+        description="Share a sanitized snapshot with another team (maintainers and owners of its team), "
+        "which may then restore it; or withdraw the share with revoke"
+    )
+    def share_snapshot(self, info: Info, input: ShareSnapshotInput) -> SnapshotPayload:
+        user = current_user(info)
+        try:
+            snapshot = resolve_snapshot(user, input.snapshot)
+            team = share_target(input.team)
+            if input.revoke:
+                actions.unshare_snapshot(actor=user, snapshot=snapshot, team=team)
+            else:
+                actions.share_snapshot(actor=user, snapshot=snapshot, team=team)
         except DomainError as exc:
             return SnapshotPayload(errors=[_error(exc)])
         return SnapshotPayload(snapshot=_fresh(user, snapshot))

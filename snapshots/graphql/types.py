@@ -186,6 +186,15 @@ class Snapshot:
             return None
         return root.operation
 
+    @strawberry.field(
+        description="Teams this sanitized snapshot is shared with (all of them for its own team; "
+        "for a team it was shared with, that team alone)"
+    )
+    def shared_with(self, root: models.Snapshot, info: Info) -> list[TeamRef]:
+        teams = visible_team_ids(info)
+        shares = [share for share in root.shares.all() if root.team_id in teams or share.team_id in teams]
+        return [team_ref(share.team) for share in shares]
+
     @strawberry.field(description="Every restore of this snapshot, newest first: where its data went")
     def restores(self, root: models.Snapshot, info: Info) -> list[SnapshotRestore]:
         teams = visible_team_ids(info)

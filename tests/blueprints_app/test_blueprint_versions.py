@@ -61,7 +61,7 @@ def test_invalid_yaml_is_refused_with_located_problems_and_nothing_written(gql, 
 
 
 def test_viewer_may_read_but_not_publish(gql, shop, viewer, no_trace):
-    with no_trace():
+    with no_trace(refused=2):
         data = gql(PUBLISH, {"b": shop.public_id, "y": SHOP_V2}, user=viewer)["data"]["publishBlueprintVersion"]
         created = gql(CREATE, {"t": shop.team.public_id, "y": SHOP_V2}, user=viewer)["data"]["createBlueprint"]
     assert data["errors"][0]["code"] == "PERMISSION_DENIED"
@@ -75,7 +75,7 @@ def test_viewer_may_read_but_not_publish(gql, shop, viewer, no_trace):
 def test_outsider_can_neither_see_nor_publish(gql, shop, other_team, outsider, no_trace):
     token = gql.token_for(outsider)
     gql("{ viewer { username } }", token=token)
-    with no_trace():
+    with no_trace(refused=2):
         publish = gql(PUBLISH, {"b": shop.public_id, "y": SHOP_V2}, token=token)["data"]["publishBlueprintVersion"]
         create = gql(CREATE, {"t": shop.team.public_id, "y": SHOP_V1}, token=token)["data"]["createBlueprint"]
         one = gql("query($b: ID!) { blueprint(id: $b) { name } }", {"b": shop.public_id}, token=token)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from environments import actions
 from environments.models import Environment
@@ -75,7 +77,7 @@ def test_environments_query_count_is_constant(
         "{ environments { totalCount edges { node { id name state team { slug } cluster { name simulated } "
         "services { name status endpoints providedBy } operations(last: 2) { kind state steps { name } } } } } }"
     )
-    gql("{ viewer { username } }", user=owner)
+    gql("{ environments { totalCount } }", user=owner)  # warm: session, permission content types
     counts = []
     for n in (2, 6):
         while Environment.objects.count() < n:
@@ -88,6 +90,64 @@ def test_environments_query_count_is_constant(
         counts.append(len(captured))
         assert data["totalCount"] == n
     assert counts[0] == counts[1], counts
+
+
+def overlay_rows(base: Environment, count: int) -> None:
+    """``count`` more overlay rows of ``base`` (not provisioned: lists only read the database), each
+    with a blueprint and a difference graph, as overlays have."""
+    for _ in range(count):
+        n = Environment.objects.count()
+        row = actions.create_environment(actor=base.created_by, team=base.team, source=STACK, name=f"ov-{n}")
+        plan = {"services": [], "local": [], "inherited": {}, "conflicts": [], "saving": {}, "effective_spec": {}}
+        Environment.objects.filter(pk=row.pk).update(parent=base, mode="overlay", difference_plan=plan)
+
+
+def _queries(gql, query: str, user) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        result = gql(query, user=user)
+    assert "errors" not in result, result
+    return [q["sql"] for q in captured.captured_queries]
+
+
+LIST_WITH_PARENTS = (
+    "{ environments { totalCount edges { node { id parentId services { name providedBy } "
+    "operations(last: 1) { kind requestedBy } } } } }"
+)
+
+
+def test_overlays_add_no_queries_to_the_environments_query(gql, env, owner):
+    gql("{ environments { totalCount } }", user=owner)  # warm: session, permission content types
+    overlay_rows(env, 2)
+    few = _queries(gql, LIST_WITH_PARENTS, owner)
+    overlay_rows(env, 6)
+    many = _queries(gql, LIST_WITH_PARENTS, owner)
+    assert len(few) == len(many), many
+
+
+def test_the_environments_query_leaves_what_it_does_not_show_in_the_database(gql, env, owner):
+    # given overlays, whose blueprints and difference graphs are the largest columns
+    overlay_rows(env, 3)
+    gql("{ environments { totalCount } }", user=owner)  # warm: session, permission content types
+    # when the list asks for neither
+    sql = " ".join(_queries(gql, LIST_WITH_PARENTS, owner))
+    # then neither is read, nor the steps of the operations
+    assert '"environments_environment"."spec"' not in sql
+    assert '"environments_environment"."difference_plan"' not in sql
+    assert "environments_operationstep" not in sql
+
+
+def test_selecting_blueprints_and_plans_reads_them_with_the_rows(gql, env, owner):
+    overlay_rows(env, 3)
+    gql("{ environments { totalCount } }", user=owner)  # warm: session, permission content types
+    plain = _queries(gql, LIST_WITH_PARENTS, owner)
+    rich = "{ environments { edges { node { id parentId spec plan { local } cost { currency } "
+    rich += "services { name providedBy } operations(last: 1) { kind requestedBy steps { name } } } } } }"
+    queries = _queries(gql, rich, owner)
+    # one more: the steps; the spec and plan columns come with the rows, not one query per row
+    assert len(queries) == len(plain) + 1
+    nodes = gql(rich, user=owner)["data"]["environments"]["edges"]
+    assert all(n["node"]["spec"]["name"] for n in nodes)
+    assert sum(1 for n in nodes if n["node"]["plan"] is not None) == 3
 
 
 def test_state_filter_accepts_client_aliases(gql, env, owner):

@@ -131,7 +131,7 @@ def test_invalid_blueprints_and_quota_are_refused_without_trace(gql, team, owner
 @pytest.mark.parametrize("persona", ["viewer", "outsider"])
 def test_viewers_and_outsiders_cannot_create_or_operate(gql, created, request, other_team, no_trace, persona, team):
     user = request.getfixturevalue(persona)
-    with no_trace():
+    with no_trace(refused=3):
         create = gql(CREATE, {"t": team.public_id, "y": STACK}, user=user)["data"]["createEnvironment"]
         results = [_op(gql, user, m, created["id"]) for m in ("stopEnvironment", "deleteEnvironment")]
     expected = "PERMISSION_DENIED" if persona == "viewer" else "NOT_FOUND"

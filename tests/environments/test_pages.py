@@ -151,6 +151,26 @@ def test_the_list_query_count_does_not_grow_with_rows(client_for, owner, make_en
     assert few == many <= LIST_QUERIES
 
 
+def test_the_list_with_overlays_runs_a_constant_number_of_queries_and_skips_blueprints(client_for, owner, make_env):
+    # given baselines with overlays: the list shows each overlay's base by name
+    client = client_for(owner)
+    plan = {"services": [], "local": [], "inherited": {}, "conflicts": [], "saving": {}, "effective_spec": {}}
+    base = make_env("base", mode="baseline")
+    make_env("ov-0", mode="overlay", parent=base, difference_plan=plan)
+    client.get("/environments/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/environments/")
+    for i in range(1, 6):
+        make_env(f"ov-{i}", mode="overlay", parent=base, difference_plan=plan)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/environments/").content.decode()
+    # then overlays add no queries, and no row's (or base's) blueprint or plan is read
+    assert len(few) == len(many) <= LIST_QUERIES
+    assert page.count(base.public_id) >= 6
+    sql = " ".join(q["sql"] for q in many.captured_queries)
+    assert '"spec"' not in sql and '"difference_plan"' not in sql and '"source"' not in sql
+
+
 # --- detail ----------------------------------------------------------------------------------------
 
 

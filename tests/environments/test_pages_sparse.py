@@ -292,7 +292,7 @@ def test_a_conflicting_create_shows_the_report_and_creates_nothing(client_for, o
 
 
 def test_an_overlay_of_a_base_that_is_not_ready_is_refused(client_for, owner, make_env, no_trace):
-    baseline = make_env("shop", source=BASELINE, state="stopped")
+    baseline = make_env("shop", source=BASELINE, state="failed")  # (a stopped one is woken: test_wake_first.py)
     with no_trace():
         response = client_for(owner).post(f"/environments/{baseline.public_id}/overlays/new/", {"yaml": OVERLAY})
     assert response.status_code == 400 and 'data-conflict="BASE_NOT_READY"' in response.content.decode()

@@ -46,7 +46,8 @@ def set_policy(team):
 
 
 def _policy_events():
-    return AuditEvent.objects.filter(action="team.policy.update")
+    """The policy changes made (a refused attempt writes a `denied` event of the same action)."""
+    return AuditEvent.objects.filter(action="team.policy.update", outcome="success")
 
 
 def _refused(run, code: str, field: str) -> InvalidInput:

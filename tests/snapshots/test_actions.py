@@ -162,10 +162,10 @@ def test_create_snapshot_refuses_bad_input_with_located_errors(env, owner, team,
     foreign = actions.create_policy(actor=outsider, team=other_team, name="theirs", source=POLICY_YAML)
     with pytest.raises(NotFound):
         actions.create_snapshot(actor=owner, env=env, policy=foreign)
-    type(env).objects.filter(pk=env.pk).update(state="stopped")
+    type(env).objects.filter(pk=env.pk).update(state="failed")
     env.refresh_from_db()
-    with pytest.raises(Conflict, match="stopped"):
-        actions.create_snapshot(actor=owner, env=env)
+    with pytest.raises(Conflict, match="failed; a snapshot needs it running: retry it first"):
+        actions.create_snapshot(actor=owner, env=env)  # (a stopped one is woken: tests/snapshots/test_wake.py)
     assert trace()[1:] == before[1:]  # (the outsider's policy wrote its own event)
 
 

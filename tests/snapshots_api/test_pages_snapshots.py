@@ -145,7 +145,7 @@ def test_a_bad_restore_target_shows_an_error_and_changes_nothing(client_for, own
 def test_a_viewer_posting_restore_or_delete_is_refused_without_trace(client_for, viewer, snapshot, env, no_trace):
     client = client_for(viewer)
     client.get("/")
-    with no_trace():
+    with no_trace(refused=2):
         restore = client.post(f"/snapshots/{snapshot.public_id}/restore/", {"environment": env.public_id})
         delete = client.post(f"/snapshots/{snapshot.public_id}/delete/", HTTP_HX_REQUEST="true")
     assert restore.status_code == 400 and 'data-outcome="PERMISSION_DENIED"' in _page(restore)

@@ -64,6 +64,7 @@ def test_outsider_cannot_touch_another_team_in_any_way(gql, team, other_team, ou
         gql("{ viewer { username } }", **credentials)  # first use stamps last_used_at before we look
     with no_trace():
         by_id = gql(TEAM_MUTATIONS[name], {"t": team.public_id}, **credentials)["data"][name]
+    with no_trace():
         by_slug = gql(TEAM_MUTATIONS[name], {"t": team.slug}, **credentials)["data"][name]
     assert by_id["errors"][0]["code"] == "NOT_FOUND"
     assert by_slug["errors"][0]["code"] == "NOT_FOUND"

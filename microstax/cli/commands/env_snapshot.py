@@ -44,7 +44,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         parents=[common],
         help="capture a sanitized snapshot of a service's database",
         description="Capture a service's database as a snapshot, sanitized by the policy (a policy id "
-        "pol_… or a policy name of the environment's team: its latest version).",
+        "pol_… or a policy name of the environment's team: its latest version). A stopped environment "
+        "is resumed first, and the capture runs once it is ready.",
     )
     create.add_argument("id", help="environment id (env_…)")
     create.add_argument("--service", "-s", help="the database service (default: the environment's)")

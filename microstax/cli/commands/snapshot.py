@@ -28,6 +28,10 @@ RESTORE = (
     "mutation($input: RestoreSnapshotInput!) { restoreSnapshot(input: $input) {"
     " restore { " + RESTORE_FIELDS + " } snapshot { id } operation { id kind state } " + ERROR_FIELDS + " } }"
 )
+SHARE = (
+    "mutation($input: ShareSnapshotInput!) { shareSnapshot(input: $input) {"
+    " snapshot { id sharedWith { slug } } " + ERROR_FIELDS + " } }"
+)
 DELETE = (
     "mutation($input: SnapshotIdInput!) { deleteSnapshot(input: $input) {"
     " snapshot { " + SNAPSHOT_FIELDS + " } " + ERROR_FIELDS + " } }"
@@ -59,6 +63,18 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     restore.add_argument("--env", "-e", dest="environment", required=True, metavar="ENV", help="target environment id")
     restore.add_argument("--service", "-s", help="target service (default: the snapshot's service)")
     restore.set_defaults(handler=restore_command)
+
+    share = commands.add_parser(
+        "share",
+        parents=[common],
+        help="share a sanitized snapshot with another team",
+        description="Let team --team see SNAP and restore it into its own environments (maintainers and "
+        "owners of the snapshot's team; sanitized snapshots only). --revoke withdraws the share.",
+    )
+    share.add_argument("id", metavar="SNAP", help="snapshot id (snap_…)")
+    share.add_argument("--team", "-t", required=True, metavar="TEAM", help="the team to share with (id or slug)")
+    share.add_argument("--revoke", action="store_true", help="withdraw the share instead")
+    share.set_defaults(handler=share_command)
 
     delete = commands.add_parser("delete", parents=[common], help="delete a snapshot's artifact (the record stays)")
     delete.add_argument("id", metavar="SNAP", help="snapshot id (snap_…)")
@@ -105,4 +121,18 @@ def delete_command(args: argparse.Namespace, ctx: Context) -> int:
     if payload_failed(ctx, payload):
         return 1
     ctx.out(render(payload["snapshot"], ctx.output, table=snapshot_line))
+    return 0
+
+
+def share_command(args: argparse.Namespace, ctx: Context) -> int:
+    variables = {"input": {"snapshot": args.id, "team": args.team, "revoke": bool(args.revoke)}}
+    payload = ctx.client().execute(SHARE, variables)["shareSnapshot"]
+    if payload_failed(ctx, payload):
+        return 1
+    snapshot = payload["snapshot"]
+    teams = [team["slug"] for team in snapshot.get("sharedWith") or []]
+    data = {"id": snapshot["id"], "sharedWith": teams}
+    ctx.out(
+        render(data, ctx.output, table=lambda d: f"{d['id']} is shared with: {', '.join(d['sharedWith']) or 'no team'}")
+    )
     return 0

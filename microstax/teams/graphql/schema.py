@@ -6,7 +6,7 @@ from strawberry.types import Info
 
 from microstax.graphql.context import current_user
 from microstax.graphql.pagination import Connection, paginate
-from microstax.lib.errors import DomainError, NotFound
+from microstax.lib.errors import DomainError, NotVisible
 from microstax.teams import actions, models, permissions
 from microstax.teams.graphql.inputs import (
     CreateApiTokenInput,
@@ -39,7 +39,7 @@ def resolve_team(user, team_id: str) -> models.Team:
     """A team the user can see, by public id or slug; NOT_FOUND otherwise (existence not leaked)."""
     team = permissions.teams_for(user).filter(Q(public_id=team_id) | Q(slug=team_id)).first()
     if team is None:
-        raise NotFound("team not found", field="team")
+        raise NotVisible("team not found", field="team")
     return team
 
 
@@ -175,7 +175,7 @@ class Mutation:
             if token is None and user.is_superuser:
                 token = models.ApiToken.objects.filter(public_id=input.id).first()
             if token is None:
-                raise NotFound("token not found", field="id")
+                raise NotVisible("token not found", field="id")
             return ApiTokenPayload(token=actions.revoke_api_token(actor=user, token=token))
         except DomainError as exc:
             return ApiTokenPayload(errors=[_error(exc)])
