@@ -233,7 +233,7 @@ def create_policy(*, actor, team, name: str, source: str) -> SanitizationPolicy:
     if existing is not None:
         return existing
     with transaction.atomic():
-        type(team).objects.select_for_update().filter(pk=team.pk).first()
+        type(team).objects.select_for_update(no_key=True).filter(pk=team.pk).first()
         existing = SanitizationPolicy.objects.filter(team=team, name=name, content_hash=content_hash).first()
         if existing is not None:
             return existing

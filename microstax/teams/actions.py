@@ -110,7 +110,7 @@ def _owner_count(team: Team) -> int:
 def _lock(team: Team) -> None:
     # Serialises membership changes of one team so two concurrent demotions cannot both pass the
     # last-owner check.
-    Team.objects.select_for_update().filter(pk=team.pk).first()
+    Team.objects.select_for_update(no_key=True).filter(pk=team.pk).first()
 
 
 def add_team_member(*, actor, team: Team, username: str, role: str) -> Membership:
