@@ -28,7 +28,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit import context as audit_context
@@ -37,8 +37,10 @@ from audit.models import AuditEvent
 from environments import drift
 from environments.actions.clusters import cluster_config
 from environments.actions.lifecycle import SYSTEM, audit_environment, delete_environment, stop_environment
-from environments.choices import LIVE_STATES, EnvironmentMode, EnvironmentState
-from environments.models import Cluster, Environment
+from environments.choices import LIVE_STATES, EnvironmentMode, EnvironmentState, OperationState
+from environments.models import Cluster, Environment, Operation
+from environments.provisioning import Provisioner, stale_before
+from environments.tasks import enqueue_operation
 from microstax import kube
 from microstax.kube import labels as L
 from microstax.kube.objects import conditions
@@ -87,6 +89,8 @@ class SweepReport:
     snapshots_purged: list[Finding] = field(default_factory=list)
     drifted: list[Finding] = field(default_factory=list)
     reapplied: list[Finding] = field(default_factory=list)
+    operations_recovered: list[Finding] = field(default_factory=list)
+    operations_abandoned: list[Finding] = field(default_factory=list)
     skipped: list[Finding] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
 
@@ -99,6 +103,8 @@ class SweepReport:
         "snapshots_purged",
         "drifted",
         "reapplied",
+        "operations_recovered",
+        "operations_abandoned",
         "skipped",
         "errors",
     )
@@ -159,6 +165,7 @@ def sweep(*, now: datetime | None = None, dry_run: bool = False, batch_size: int
             _stop_idle(report, batch_size)
             _clean_namespaces(report, batch_size)
             _purge_snapshots(report, batch_size)
+            _recover_operations(report, batch_size)
             drift.check(report)
     return report
 
@@ -502,3 +509,37 @@ def _purge_snapshots(report: SweepReport, batch_size: int) -> None:
             report.errors.append(Finding(finding["id"], finding["team"], outcome))
         else:
             report.snapshots_purged.append(Finding(finding["id"], finding["team"], reason))
+
+
+# -- operations ---------------------------------------------------------------------------------
+
+# A lost operation is re-enqueued this many times in all before it is failed for good.
+MAX_OPERATION_ATTEMPTS = 3
+
+
+def _recover_operations(report: SweepReport, batch_size: int) -> None:
+    """Operations no worker will finish: running under a heartbeat older than any task may live (the
+    worker was killed, or django-q2 timed the task out), or queued for as long (a broker that lost
+    the task: Redis pops tasks without acknowledging them). They are enqueued again; ``claim()``
+    takes a stale one over exactly once, so a task still waiting in a broker runs once too. One
+    that has used up its attempts is failed with the reason, as a failed step would be.
+    """
+    stale = stale_before(report.now)
+    lost = Operation.objects.filter(
+        Q(state=OperationState.RUNNING, heartbeat_at__lt=stale) | Q(state=OperationState.QUEUED, created_at__lt=stale)
+    ).select_related("environment")
+    for batch in _batches(lost, batch_size):
+        for operation in batch:
+            env = operation.environment
+            label = f"{operation.kind} {operation.public_id} of {env.public_id}"
+            if operation.attempts >= MAX_OPERATION_ATTEMPTS:
+                reason = f"{label} was lost by its worker {operation.attempts} times; giving up"
+                report.operations_abandoned.append(Finding(operation.public_id, env.name, reason))
+                if not report.dry_run:
+                    Provisioner(operation).fail(reason)
+                continue
+            since = operation.heartbeat_at or operation.created_at
+            reason = f"{label} {operation.state} with no sign of a worker since {since.isoformat()}"
+            report.operations_recovered.append(Finding(operation.public_id, env.name, reason))
+            if not report.dry_run:
+                enqueue_operation(operation.pk)

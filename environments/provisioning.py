@@ -72,8 +72,9 @@ class OperationFailed(Exception):
         self.reason = reason
 
 
-def _stale_before() -> timezone.datetime:
-    return timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
+def stale_before(now: timezone.datetime | None = None) -> timezone.datetime:
+    """Heartbeats older than this belong to a worker that is gone: no task outlives its timeout."""
+    return (now or timezone.now()) - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 30)
 
 
 def claim(operation_id: int) -> Operation | None:
@@ -81,7 +82,7 @@ def claim(operation_id: int) -> Operation | None:
     now = timezone.now()
     claimed = (
         Operation.objects.filter(pk=operation_id)
-        .filter(Q(state=OperationState.QUEUED) | Q(state=OperationState.RUNNING, heartbeat_at__lt=_stale_before()))
+        .filter(Q(state=OperationState.QUEUED) | Q(state=OperationState.RUNNING, heartbeat_at__lt=stale_before()))
         .update(
             state=OperationState.RUNNING,
             claimed_by=WORKER_ID,
