@@ -433,18 +433,28 @@ async def run_clients(
         return time.monotonic() - started
 
 
+def own_database(args, tmp: Path, label: str) -> tuple[str, tuple | None]:
+    """The run's own database: a SQLite file under ``tmp``, or a fresh PostgreSQL database together
+    with the admin connection that drops it (``drop_database``)."""
+    if args.database != "postgres":
+        return f"sqlite:///{tmp / f'{label}.sqlite3'}", None
+    import psycopg
+
+    name = f"microstax_bench_{label}_{os.getpid()}"
+    admin = psycopg.connect(args.server + "postgres", autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    return args.server + name, (admin, name)
+
+
+def drop_database(admin_db: tuple | None) -> None:
+    if admin_db is not None:
+        admin_db[0].execute(f'DROP DATABASE IF EXISTS "{admin_db[1]}" WITH (FORCE)')
+        admin_db[0].close()
+
+
 def one_database(args) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    admin_db = None
-    if args.database == "postgres":
-        import psycopg
-
-        name = f"microstax_bench_load_{os.getpid()}"
-        admin_db = (psycopg.connect(args.server + "postgres", autocommit=True), name)
-        admin_db[0].execute(f'CREATE DATABASE "{name}"')
-        database_url = args.server + name
-    else:
-        database_url = f"sqlite:///{tmp / 'load.sqlite3'}"
+    database_url, admin_db = own_database(args, tmp, "load")
     env = {**os.environ, **_environment(tmp, database_url), "PYTHONPATH": str(ROOT)}
     env["DB_CONN_MAX_AGE"] = str(args.conn_max_age)
     os.environ.update(env)
@@ -533,9 +543,7 @@ def one_database(args) -> int:
         from django.db import connections
 
         connections.close_all()
-        if admin_db is not None:
-            admin_db[0].execute(f'DROP DATABASE IF EXISTS "{admin_db[1]}" WITH (FORCE)')
-            admin_db[0].close()
+        drop_database(admin_db)
 
 
 def report(args, recorder: Recorder, elapsed: float, queries: dict, load_before, load_after, cpu: dict) -> int:

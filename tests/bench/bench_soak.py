@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import _environment  # noqa: E402  (no Django needed)
+from bench_load import _environment, drop_database, own_database  # noqa: E402  (no Django needed)
 
 BASE = """\
 name: {name}
@@ -142,16 +142,7 @@ def parse_args() -> argparse.Namespace:
 def configure(args) -> tuple[Path, dict[str, str], object]:
     """Environment of this process and of the workers; a PostgreSQL database of its own if asked."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
-    admin_db = None
-    if args.database == "postgres":
-        import psycopg
-
-        name = f"microstax_bench_soak_{os.getpid()}"
-        admin_db = (psycopg.connect(args.server + "postgres", autocommit=True), name)
-        admin_db[0].execute(f'CREATE DATABASE "{name}"')
-        database_url = args.server + name
-    else:
-        database_url = f"sqlite:///{tmp / 'soak.sqlite3'}"
+    database_url, admin_db = own_database(args, tmp, "soak")
     env = {**os.environ, **_environment(tmp, database_url), "PYTHONPATH": str(ROOT)}
     env["MICROSTAX_TASK_TIMEOUT"] = str(args.task_timeout)
     env["MICROSTAX_WORKERS"] = str(args.workers)
@@ -481,9 +472,7 @@ def run(args) -> int:
     finally:
         workers.stop()
         connections.close_all()
-        if admin_db is not None:
-            admin_db[0].execute(f'DROP DATABASE IF EXISTS "{admin_db[1]}" WITH (FORCE)')
-            admin_db[0].close()
+        drop_database(admin_db)
         print(f"(logs in {tmp})")
 
 
