@@ -184,7 +184,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MICROSTAX_MAX_REQUEST_BYTES", 3 * 1024 * 
 REDIS_URL = env_str("REDIS_URL")
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # A consumer waits on a 5 s blocking pop; redis-py 8's default 5 s socket timeout would end that wait
+    # with an error and close every idle subscription (1011). The read timeout stays above the pop's.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

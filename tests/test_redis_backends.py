@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import socket
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -32,6 +37,40 @@ def test_channel_layer_round_trip_through_redis():
         return message
 
     assert async_to_sync(round_trip)() == {"type": "environment.event", "state": "ready"}
+
+
+def test_a_consumer_waits_idle_longer_than_the_redis_read_timeout():
+    """A subscription with no event for a while stays open (redis-py 8 reads time out after 5 s by
+    default, shorter than the channel layer's blocking pop: every idle WebSocket was closed with 1011)."""
+    from channels_redis.core import RedisChannelLayer
+
+    production = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, microstax.settings as s; print(json.dumps(s.CHANNEL_LAYERS['default']['CONFIG']))",
+        ],
+        env={**os.environ, "DEBUG": "true", "REDIS_URL": REDIS_URL},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    layer = RedisChannelLayer(**json.loads(production.stdout))
+
+    async def idle_then_event():
+        channel = await layer.new_channel()
+
+        async def later():
+            await asyncio.sleep(7)
+            await layer.send(channel, {"type": "environment.event", "state": "ready"})
+
+        sender = asyncio.create_task(later())
+        message = await layer.receive(channel)
+        await sender
+        await layer.flush()
+        return message
+
+    assert async_to_sync(idle_then_event)() == {"type": "environment.event", "state": "ready"}
 
 
 def test_django_q_redis_broker_enqueues_and_dequeues(monkeypatch):
