@@ -38,7 +38,11 @@ def test_file_variants_and_lists(monkeypatch, tmp_path):
     assert env_list("MSX_L", []) == ["a", "b", "c"]
 
 
-def _load_settings(**env) -> subprocess.CompletedProcess:
+def _load_settings(
+    expression: str = "s.Q_CLUSTER.get('redis'), s.CHANNEL_LAYERS['default']['BACKEND'], "
+    "s.DATABASES['default']['ENGINE']",
+    **env,
+) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -48,8 +52,7 @@ def _load_settings(**env) -> subprocess.CompletedProcess:
         [
             sys.executable,
             "-c",
-            "import microstax.settings as s; print(s.Q_CLUSTER.get('redis'), "
-            "s.CHANNEL_LAYERS['default']['BACKEND'], s.DATABASES['default']['ENGINE'])",
+            f"import microstax.settings as s; print({expression})",
         ],
         env={**clean, **env},
         capture_output=True,
@@ -82,3 +85,24 @@ def test_redis_url_switches_the_broker_and_the_channel_layer():
 def test_a_bad_database_url_is_named():
     result = _load_settings(DEBUG="true", DATABASE_URL="nosuchdb://x")
     assert result.returncode != 0 and "DATABASE_URL" in result.stderr
+
+
+POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def test_postgresql_gets_a_connection_pool_unless_turned_off():
+    pool = "s.DATABASES['default'].get('OPTIONS', {}).get('pool')"
+    result = _load_settings(pool, DEBUG="true", DATABASE_URL=POSTGRES)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'min_size': 1, 'max_size': 10, 'timeout': 10}"
+    result = _load_settings(pool, DEBUG="true", DATABASE_URL=POSTGRES, DB_POOL_MAX_SIZE="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
+    # SQLite: nothing to pool
+    assert _load_settings(pool, DEBUG="true").stdout.strip() == "None"
+
+
+def test_the_pool_and_persistent_connections_are_not_combined():
+    result = _load_settings(DEBUG="true", DATABASE_URL=POSTGRES, DB_CONN_MAX_AGE="60")
+    assert result.returncode != 0
+    assert "DB_CONN_MAX_AGE and the connection pool exclude each other: set DB_POOL_MAX_SIZE=0" in result.stderr
