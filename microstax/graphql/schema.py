@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
@@ -29,6 +36,17 @@ Mutation = merge_types(
 )
 Subscription = merge_types("Subscription", (EnvironmentSubscription,))
 
+# The depth and alias limits as validation rules, made once: the validation cache below keys on the
+# rules, and each limiter instance would make rule classes of its own.
+LIMIT_RULES = (
+    *QueryDepthLimiter(max_depth=settings.MICROSTAX_GRAPHQL_MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=settings.MICROSTAX_GRAPHQL_MAX_ALIASES).validation_rules,
+)
+# Clients send the same few documents over and over (the CLI's, the dashboard's): each distinct text
+# is parsed and validated once per process. Bounded, so a stream of distinct documents costs memory
+# only up to this many entries.
+DOCUMENT_CACHE_SIZE = 256
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -37,9 +55,10 @@ schema = strawberry.Schema(
     extensions=[
         DjangoOptimizerExtension,
         AuditDeniedMutations,  # a refused mutation writes one `denied` audit event
-        lambda: QueryDepthLimiter(max_depth=settings.MICROSTAX_GRAPHQL_MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.MICROSTAX_GRAPHQL_MAX_ALIASES),
+        lambda: AddValidationRules(list(LIMIT_RULES)),
         # The parser stops at this many tokens: a huge document costs no more than this to refuse.
         lambda: MaxTokensLimiter(max_token_count=settings.MICROSTAX_GRAPHQL_MAX_TOKENS),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
     ],
 )
