@@ -14,7 +14,8 @@ Target: p95 of every read < 100 ms at 50 clients on PostgreSQL, and no errors an
 Run: .venv/bin/python tests/bench/bench_load.py [--clients 50] [--seconds 10] [--think 1.0]
          [--database sqlite|postgres|both] [--web 1]
 PostgreSQL is 127.0.0.1:5432, user postgres (``--server`` to change); a database of its own is
-created and dropped. ``--think 0`` gives a closed loop: the saturation throughput.
+created and dropped; beside it Redis, database 14 of 127.0.0.1:6379 (``--redis``), as production runs.
+``--think 0`` gives a closed loop: the saturation throughput.
 """
 
 from __future__ import annotations
@@ -409,7 +410,8 @@ async def run_clients(
                 events = 0
                 while time.monotonic() < deadline:
                     try:
-                        message = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
+                        # wait_for, not receive's own timeout: that one does not cover a close handshake.
+                        message = await asyncio.wait_for(ws.receive_json(), max(0.1, deadline - time.monotonic()))
                     except TimeoutError:
                         break
                     if message.get("type") == "next" and not message["payload"].get("errors"):
@@ -429,7 +431,16 @@ async def run_clients(
         started = time.monotonic()
         tasks = [client(i, p, session) for i, p in enumerate(people[: args.clients])]
         tasks += [subscriber(i, people[i % len(people)], session) for i in range(args.subscriptions)]
-        await asyncio.gather(*tasks)
+        tasks = [asyncio.ensure_future(task) for task in tasks]
+        # Every request has a 30 s timeout; a client still busy well past the end is stuck: say where.
+        done, pending = await asyncio.wait(tasks, timeout=args.seconds + 60)
+        for task in pending:
+            task.print_stack(limit=8)
+            task.cancel()
+        if pending:
+            raise SystemExit(f"{len(pending)} clients were stuck at the end (stacks above)")
+        for task in done:
+            task.result()
         return time.monotonic() - started
 
 
@@ -457,6 +468,19 @@ def one_database(args) -> int:
     database_url, admin_db = own_database(args, tmp, "load")
     env = {**os.environ, **_environment(tmp, database_url), "PYTHONPATH": str(ROOT)}
     env["DB_CONN_MAX_AGE"] = str(args.conn_max_age)
+    if args.conn_max_age:
+        env["DB_POOL_MAX_SIZE"] = "0"  # the two exclude each other
+    # PostgreSQL runs as production does, with Redis (cache, throttling, channel layer, task broker);
+    # SQLite as the embedded default, without.
+    redis_client = None
+    if args.database == "postgres" and args.redis:
+        import redis
+
+        env["REDIS_URL"] = args.redis
+        redis_client = redis.Redis.from_url(args.redis)
+        redis_client.flushdb()
+    else:
+        env.pop("REDIS_URL", None)
     os.environ.update(env)
     # This process seeds through the test settings (tasks run synchronously here, against the same
     # kubesim); the server and the worker run the production settings.
@@ -544,6 +568,8 @@ def one_database(args) -> int:
 
         connections.close_all()
         drop_database(admin_db)
+        if redis_client is not None:
+            redis_client.flushdb()
 
 
 def report(args, recorder: Recorder, elapsed: float, queries: dict, load_before, load_after, cpu: dict) -> int:
@@ -599,10 +625,15 @@ def main() -> int:
         "--conn-max-age",
         type=int,
         default=0,
-        help="DB_CONN_MAX_AGE of the server (0, the default, opens a connection per request; under ASGI each "
-        "request runs on a thread of its own, so a longer age keeps idle connections rather than reusing them)",
+        help="DB_CONN_MAX_AGE of the server instead of its connection pool (under ASGI each request runs on a "
+        "thread of its own, so a persistent connection is kept idle rather than reused)",
     )
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/14",
+        help="Redis beside PostgreSQL, a database of its own (flushed); '' runs PostgreSQL without Redis",
+    )
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/")
     args = parser.parse_args()
     if args.database != "both":
