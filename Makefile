@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-s3.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test test-sqlite test-postgres bench lint venv e2e-cluster
+.PHONY: run test test-sqlite test-postgres screenshots bench lint venv e2e-cluster
 
 $(STAMP): pyproject.toml requirements-s3.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: venv
 	  postgres://*|postgresql://*) echo "== again on PostgreSQL ($$DATABASE_URL)"; $(BIN)/python -m pytest ;; \
 	  *) echo "DATABASE_URL does not point at PostgreSQL: ran on SQLite only" ;; \
 	esac
+
+## Regenerate the README walkthrough's screenshots (docs/walkthrough/*.png) with the browser test.
+screenshots: venv
+	MICROSTAX_SCREENSHOTS=docs/walkthrough $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e/test_walkthrough_screenshots.py
 
 ## Benchmarks (kept out of `make test`): each script in tests/bench prints its figures.
 bench: venv
