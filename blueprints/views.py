@@ -12,7 +12,7 @@ from blueprints import actions
 from blueprints.graphql.schema import resolve_blueprint, visible_blueprints
 from blueprints.schema import blueprint_json_schema
 from blueprints.validation import validate_blueprint
-from frontend.context_processors import current_team_from
+from frontend.context_processors import current_team
 from microstax.lib.errors import DomainError, NotFound
 from microstax.teams import permissions
 from microstax.teams.choices import TeamPermission
@@ -33,7 +33,7 @@ def schema_json(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def blueprint_list(request: HttpRequest) -> HttpResponse:
-    team = current_team_from(request, list(permissions.teams_for(request.user).order_by("slug")))
+    team = current_team(request)
     blueprints = visible_blueprints(request.user).filter(team=team) if team else []
     can_publish = bool(team) and permissions.has_team_perm(request.user, team, TeamPermission.MANAGE_BLUEPRINTS)
     return render(request, "blueprints/list.html", {"blueprints": blueprints, "team": team, "can_publish": can_publish})
@@ -84,11 +84,7 @@ def _int(value, default: int) -> int:
 def editor(request: HttpRequest, blueprint_id: str | None = None) -> HttpResponse:
     """New blueprint (no id) or a new version of an existing one."""
     blueprint = _blueprint_or_404(request, blueprint_id) if blueprint_id else None
-    team = (
-        blueprint.team
-        if blueprint
-        else current_team_from(request, list(permissions.teams_for(request.user).order_by("slug")))
-    )
+    team = blueprint.team if blueprint else current_team(request)
     if team is None:
         return redirect("frontend:team-create")
     source = (

@@ -38,7 +38,7 @@ from environments.forms import (
 from environments.graphql.schema import visible_environments
 from environments.models import Cluster, Environment, ServiceInstance
 from environments.svg import LineageRow, lineage_svg, timeline_svg
-from frontend.context_processors import current_team_from
+from frontend.context_processors import current_team
 from microstax import kube
 from microstax.lib.errors import DomainError, InvalidInput
 from microstax.teams import permissions
@@ -76,10 +76,6 @@ def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _current_team(request: HttpRequest):
-    return current_team_from(request, list(permissions.teams_for(request.user).order_by("slug")))
-
-
 def _http_links(urls) -> list[tuple[str, bool]]:
     """(url, linkable): only http(s) URLs become links, whatever a service reported."""
     return [(url, str(url).startswith(("http://", "https://"))) for url in urls]
@@ -89,7 +85,7 @@ def _http_links(urls) -> list[tuple[str, bool]]:
 
 
 def _list_context(request: HttpRequest) -> dict:
-    team = _current_team(request)
+    team = current_team(request)
     params = request.GET.copy()
     if params.get("state", "").lower() in STATE_ALIASES:  # MicroStax's other spellings: running, error
         params["state"] = STATE_ALIASES[params["state"].lower()]
@@ -586,7 +582,7 @@ def overlay_create(request: HttpRequest, env_id: str) -> HttpResponse:
 @login_required
 def environment_create(request: HttpRequest) -> HttpResponse:
     """Create from a published version of the team's blueprints or from pasted YAML."""
-    team = _current_team(request)
+    team = current_team(request)
     if team is None:
         return redirect("frontend:team-create")
     form = CreateEnvironmentForm(request.POST or None, team=team)

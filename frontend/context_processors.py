@@ -22,9 +22,7 @@ def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    # Whether the user owns a team rides along the teams query as a subquery: no query of its own.
-    owned = Membership.objects.filter(team=OuterRef("pk"), user=user, role=Role.OWNER)
-    teams = list(teams_for(user).only("public_id", "slug", "name").annotate(viewer_owns=Exists(owned)).order_by("slug"))
+    teams = navigation_teams(request)
     current = current_team_from(request, teams)
     sees_fleet = user.is_superuser or any(t.viewer_owns for t in teams)
     return {
@@ -35,6 +33,21 @@ def navigation(request) -> dict:
         # The first path segment, so a section's sub-pages highlight its navigation entry too.
         "nav_section": "/" + request.path.strip("/").split("/")[0] + "/",
     }
+
+
+def navigation_teams(request) -> list:
+    """The teams the signed-in user sees, by slug, read once per request (the page's view and the
+    navigation both need them). Whether the user owns each rides along as a subquery."""
+    if not hasattr(request, "_msx_teams"):
+        owned = Membership.objects.filter(team=OuterRef("pk"), user=request.user, role=Role.OWNER)
+        teams = teams_for(request.user).only("public_id", "slug", "name").annotate(viewer_owns=Exists(owned))
+        request._msx_teams = list(teams.order_by("slug"))
+    return request._msx_teams
+
+
+def current_team(request):
+    """The team the pages of a signed-in user show (see ``current_team_from``)."""
+    return current_team_from(request, navigation_teams(request))
 
 
 def current_team_from(request, teams):

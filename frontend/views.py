@@ -17,7 +17,7 @@ from audit.models import AuditEvent
 from environments.actions import policies
 from environments.forms import TeamPolicyForm
 from environments.models import TeamPolicy
-from frontend.context_processors import current_team_from
+from frontend.context_processors import current_team
 from frontend.forms import MemberForm, RenameTeamForm, RoleForm, TeamForm, TokenForm
 from microstax.lib.errors import DomainError
 from microstax.lib.errors import PermissionDenied as DomainPermissionDenied
@@ -88,7 +88,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    team = current_team_from(request, list(permissions.teams_for(request.user).order_by("slug")))
+    team = current_team(request)
     context = {"team": None}
     if team is not None:
         team = _visible_team(request, team.public_id)

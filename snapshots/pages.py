@@ -23,7 +23,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from environments.models import Environment
-from frontend.context_processors import current_team_from
+from frontend.context_processors import current_team
 from microstax.lib.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from microstax.teams import permissions
 from microstax.teams.choices import TeamPermission
@@ -43,10 +43,6 @@ TRANSITIONAL_STATES = frozenset({SnapshotState.PENDING, SnapshotState.CAPTURING}
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def _current_team(request: HttpRequest):
-    return current_team_from(request, list(permissions.teams_for(request.user).order_by("slug")))
 
 
 def _snapshots(user, *, include_deleted: bool = False):
@@ -114,7 +110,7 @@ def restore_targets(user, snapshot: Snapshot) -> list[Environment]:
 
 
 def _list_context(request: HttpRequest) -> dict:
-    team = _current_team(request)
+    team = current_team(request)
     filters = ListFilterForm(request.GET)
     wanted = filters.cleaned_data if filters.is_valid() else {}
     environment = None
@@ -321,7 +317,7 @@ def _policies_context(request: HttpRequest, team, form: PolicyForm, **extra) -> 
 @login_required
 def policy_list(request: HttpRequest) -> HttpResponse:
     """The team's policies (every version) and the publish form; ``intent=validate`` only checks."""
-    team = _current_team(request)
+    team = current_team(request)
     form = PolicyForm(request.POST or None)
     check, error, status = None, None, 200
     if request.method == "POST":

@@ -7,9 +7,8 @@ filtered in SQL through ``teams_for``.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser, Group
+from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db.models import Q, QuerySet
-from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm
 
 from microstax.teams.choices import ROLE_PERMISSIONS, Role, TeamPermission
@@ -60,7 +59,8 @@ def has_team_perm(user, team: Team, perm: str | TeamPermission) -> bool:
         return False
     if user.is_superuser:
         return True
-    return user.has_perm(_qualified(str(perm)), team)
+    app_label, codename = _qualified(str(perm)).split(".", 1)
+    return app_label == Team._meta.app_label and codename in team_perms(user, team)
 
 
 def team_perms(user, team: Team) -> frozenset[str]:
@@ -70,7 +70,14 @@ def team_perms(user, team: Team) -> frozenset[str]:
         return frozenset()
     if user.is_superuser:
         return frozenset(TeamPermission.values)
-    return frozenset(ObjectPermissionChecker(user).get_perms(team))
+    # What guardian's ObjectPermissionChecker answers, in one query instead of two.
+    through_groups = TeamGroupObjectPermission.objects.filter(group__user=user, content_object=team)
+    direct = TeamUserObjectPermission.objects.filter(user=user, content_object=team)
+    return frozenset(
+        through_groups.values_list("permission__codename", flat=True).union(
+            direct.values_list("permission__codename", flat=True)
+        )
+    )
 
 
 def teams_for(user, perm: str | TeamPermission = TeamPermission.VIEW) -> QuerySet[Team]:
@@ -102,7 +109,14 @@ def is_auditor(user) -> bool:
     """Compliance reviewers (and platform admins) read every audit event."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return user.is_superuser or user.has_perm(AUDITOR_PERMISSION)
+    if user.is_superuser:
+        return True
+    # user.has_perm's answer (granted to the user or one of their groups) in one query instead of the
+    # two that load every permission the user has; every page asks it for the navigation.
+    app_label, codename = AUDITOR_PERMISSION.split(".")
+    return Permission.objects.filter(
+        Q(user=user) | Q(group__user=user), content_type__app_label=app_label, codename=codename
+    ).exists()
 
 
 def require_team_perm(actor, team: Team, perm: TeamPermission, *, doing: str | None = None) -> None:
