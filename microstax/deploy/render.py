@@ -428,9 +428,14 @@ def migrations_job(opts: DeployOptions) -> Obj:
                 "metadata": {"labels": labels(opts, component)},
                 "spec": {
                     "restartPolicy": "Never",
+                    # Migrations first (an init container), then the schedules the worker runs:
+                    # without them nothing would ever expire, stop idle or recover a lost operation.
                     **_pod_spec(
                         opts,
-                        [_container(opts, "migrate", ["django-admin", "migrate", "--no-input"], MIGRATE_RESOURCES)],
+                        [_container(opts, "schedules", ["django-admin", "install_schedules"], MIGRATE_RESOURCES)],
+                        init=[
+                            _container(opts, "migrate", ["django-admin", "migrate", "--no-input"], MIGRATE_RESOURCES)
+                        ],
                     ),
                 },
             },

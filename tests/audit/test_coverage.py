@@ -426,6 +426,8 @@ READ_ONLY_COMMANDS = {
     "kubesim": "runs the emulator; no database change",
     "render_deploy": "prints deployment manifests",
     "wait_for_migrations": "waits until the database schema is migrated",
+    # Deployment bookkeeping next to `migrate`: the worker's task schedules, no object the trail covers.
+    "install_schedules": "creates or repairs the django-q2 schedules (fleet sweep, audit checkpoint)",
     # Signs daily checkpoints: rows of the trail's own integrity, not a change to a covered object.
     "audit_checkpoint": "writes checkpoints, which are the trail's integrity, not events about objects",
 }

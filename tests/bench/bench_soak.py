@@ -312,6 +312,9 @@ def run(args) -> int:
     wall = time.monotonic()
     try:
         call_command("migrate", verbosity=0)
+        # As the deployment's migrations Job does: the workers then sweep the fleet every minute, which
+        # is what recovers an operation the Redis broker lost with a killed worker (no redelivery there).
+        call_command("install_schedules", verbosity=0)
         user = get_user_model().objects.create_superuser("soak", password="bench-password-1")
         team = team_actions.create_team(actor=user, slug="soak", name="Soak")
         TeamPolicy.objects.update_or_create(

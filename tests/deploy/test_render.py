@@ -72,11 +72,10 @@ def test_workloads_run_the_image_as_web_worker_and_migrations():
     assert specs["microstax-web"]["containers"][0]["command"][:1] == ["daphne"]
     assert "microstax.asgi:application" in specs["microstax-web"]["containers"][0]["command"]
     assert specs["microstax-worker"]["containers"][0]["command"] == ["django-admin", "qcluster"]
-    assert specs[f"microstax-migrate-{release}"]["containers"][0]["command"] == [
-        "django-admin",
-        "migrate",
-        "--no-input",
-    ]
+    # the Job migrates (an init container), then installs the worker's schedules
+    job = specs[f"microstax-migrate-{release}"]
+    assert [c["command"] for c in job["initContainers"]] == [["django-admin", "migrate", "--no-input"]]
+    assert [c["command"] for c in job["containers"]] == [["django-admin", "install_schedules"]]
     for spec in specs.values():
         assert {c["image"] for c in spec["containers"] + spec.get("initContainers", [])} == {IMAGE}
 

@@ -91,12 +91,9 @@ class Command(BaseCommand):
         if not ApiToken.objects.active().filter(user=admin, name=DEMO_TOKEN_NAME).exists():
             _, secret = actions.create_api_token(actor=admin, name=DEMO_TOKEN_NAME)
 
-        from environments.tasks import ensure_fleet_schedule
+        from microstax.deploy.management.commands.install_schedules import install_schedules
 
-        ensure_fleet_schedule()  # TTL expiry, idle shutdown and namespace clean-up, every minute
-        from audit.tasks import ensure_checkpoint_schedule
-
-        ensure_checkpoint_schedule()  # the signed daily checkpoint of the audit trail
+        install_schedules()  # the fleet sweep every minute, the audit trail's daily checkpoint
         sandbox = self._sandbox(admin, sandbox_kubeconfig) if sandbox_kubeconfig else None
         demo_env = self._demo_environment(admin, team, sandbox) if demo_environment and sandbox else None
 
