@@ -372,10 +372,15 @@ def environment_section_context(
     """The "Snapshots" card of an environment page: its latest snapshots and "take snapshot".
 
     Two queries at most (the snapshots; the policy choices when the form shows): ``can_use`` is
-    passed by a page that already knows the role.
+    passed by a page that already knows the role. ``env`` is one the user may see (both callers
+    checked), so every live snapshot of it is visible too: a snapshot belongs to its environment's
+    team, and sharing only ever widens who sees it.
     """
     snapshots = list(
-        actions.visible_snapshots(user).filter(environment=env).order_by("-created_at", "-pk")[: SECTION_LIMIT + 1]
+        Snapshot.objects.live()
+        .filter(environment=env)
+        .select_related("team", "environment", "policy", "created_by")
+        .order_by("-created_at", "-pk")[: SECTION_LIMIT + 1]
     )
     if can_use is None:
         can_use = permissions.has_team_perm(user, env.team, TeamPermission.USE_ENVIRONMENTS)

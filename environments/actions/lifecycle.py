@@ -23,7 +23,7 @@ from blueprints.normalize import spec_hash
 from blueprints.quantities import cpu_millicores, memory_bytes
 from blueprints.spec import AUTO_GENERATED
 from blueprints.validation import validate_blueprint
-from environments import cost
+from environments import cost, events
 from environments.actions import policies
 from environments.choices import (
     EnvironmentMode,
@@ -280,6 +280,8 @@ def _operate(env: Environment, actor, *, kind: str, to: str, action: str, reason
             after={**environment_snapshot(env), **params},
         )
         _enqueue(operation)
+        # Subscribers see the new state now, not at their next safety poll.
+        transaction.on_commit(lambda: events.publish(env.public_id, "state", state=to, reason=reason))
     return operation
 
 

@@ -31,7 +31,21 @@ class EnvironmentEvent:
     outcome: str | None = None
 
 
+# How often a subscription reads the database when no message woke it. The in-memory channel layer
+# never carries another process's messages, so there the poll is what delivers a worker's changes;
+# a layer across processes (Redis) wakes each subscription as changes happen, and its poll is only a
+# safety net for a message lost in between (hundreds of open subscriptions polling twice a second
+# would otherwise cost a web process more than its requests do).
 EVENT_POLL_SECONDS = 0.5
+SAFETY_POLL_SECONDS = 5.0
+
+
+def _poll_seconds() -> float:
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    return EVENT_POLL_SECONDS if isinstance(get_channel_layer(), InMemoryChannelLayer) else SAFETY_POLL_SECONDS
+
+
 ACTIVITY_SECONDS = 60.0
 
 
@@ -97,16 +111,16 @@ class Subscription:
                     wake.put_nowait(message)
 
             pump_task = asyncio.create_task(pump())
+            poll_seconds = _poll_seconds()
             try:
                 watcher = await database_sync_to_async(_EventWatcher)(env.pk)
                 while True:
                     for event in await database_sync_to_async(watcher.poll)():
                         yield event
-                    # The database is the source of truth; channel-layer messages only wake us early.
-                    # With the in-memory layer a separate worker's messages never arrive, so polling
-                    # alone still delivers every change.
+                    # The database is the source of truth; channel-layer messages wake us as soon as
+                    # something changes (see _poll_seconds for when nothing does).
                     try:
-                        await asyncio.wait_for(wake.get(), EVENT_POLL_SECONDS)
+                        await asyncio.wait_for(wake.get(), poll_seconds)
                     except TimeoutError:
                         pass
             finally:
