@@ -15,10 +15,13 @@ The default pace is a developer's: a page, a command or a create every 5 s on av
 then offer about 10 requests a second, creates included). ``--think 1`` is the stress mix (about 40
 a second): on a 2-core machine shared by the web processes, the worker, kubesim, PostgreSQL and the
 clients themselves, the CPU saturates there, and the report says so. Two web processes by default,
-as deployed (one per core).
+as deployed (one per core). kubesim (a cluster's API server, elsewhere in reality) and the worker
+(its own pods in a deployment) run at a lower priority (``--nice 10``; ``--nice 0`` to share equally):
+they still use the same two cores, but their bursts — a create provisions a whole namespace — wait
+behind the web processes' requests rather than in front of them.
 
 Run: .venv/bin/python tests/bench/bench_load.py [--clients 50] [--seconds 10] [--think 5]
-         [--database sqlite|postgres|both] [--web 2]
+         [--database sqlite|postgres|both] [--web 2] [--nice 10]
 PostgreSQL is 127.0.0.1:5432, user postgres (``--server`` to change); a database of its own is
 created and dropped; beside it Redis, database 14 of 127.0.0.1:6379 (``--redis``), as production runs.
 ``--think 0`` gives a closed loop: the saturation throughput.
@@ -144,8 +147,10 @@ class Servers:
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
         self.tmp, self.env, self.children = tmp, env, []
 
-    def start(self, name: str, args: list[str], **kwargs) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], *, nice: int = 0, **kwargs) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        if nice:
+            args = ["nice", "-n", str(nice), *args]
         child = subprocess.Popen(
             args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
         )
@@ -507,7 +512,11 @@ def one_database(args) -> int:
         call_command("migrate", verbosity=0)
         kubeconfig = tmp / "kubesim.kubeconfig"
         manage = [sys.executable, "manage.py"]
-        servers.start("kubesim", [*manage, "kubesim", "--port", "0", "--instant", "--kubeconfig-out", str(kubeconfig)])
+        servers.start(
+            "kubesim",
+            [*manage, "kubesim", "--port", "0", "--instant", "--kubeconfig-out", str(kubeconfig)],
+            nice=args.nice,
+        )
         deadline = time.monotonic() + 30
         while not kubeconfig.exists():
             servers.check()
@@ -547,7 +556,7 @@ def one_database(args) -> int:
                 ],
                 pass_fds=(listener.fileno(),),
             )
-        servers.start("worker", [*manage, "qcluster"])
+        servers.start("worker", [*manage, "qcluster"], nice=args.nice)
         args.ports = [port]
         _wait_http(f"http://127.0.0.1:{port}/login/", 60, servers)
         # Warm every web process (imports, URL resolver, first connection) outside the measurement.
@@ -585,7 +594,8 @@ def report(args, recorder: Recorder, elapsed: float, queries: dict, load_before,
     errors = sum(len(v) for v in recorder.errors.values())
     print(
         f"\n{args.database}: {args.clients} clients (think {args.think:g} s), {args.subscriptions} subscriptions, "
-        f"{args.web} web process(es), {elapsed:.1f} s; load average {load_before[0]:.2f} before, "
+        f"{args.web} web process(es), kubesim and worker at nice {args.nice}, {elapsed:.1f} s; "
+        f"load average {load_before[0]:.2f} before, "
         f"{load_after[0]:.2f} after (cpus {os.cpu_count()})"
     )
     print(
@@ -629,6 +639,13 @@ def main() -> int:
     parser.add_argument("--subscriptions", type=int, default=5)
     parser.add_argument("--environments", type=int, default=50, help="seeded environments")
     parser.add_argument("--web", type=int, default=2, help="web processes sharing the port")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=10,
+        help="niceness of kubesim and the worker: kubesim stands in for a cluster's API server, which runs "
+        "elsewhere, and the worker for pods with CPU of their own; 0 lets them compete with the web processes",
+    )
     parser.add_argument(
         "--conn-max-age",
         type=int,
