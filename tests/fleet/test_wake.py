@@ -114,7 +114,7 @@ def test_the_wake_page_resumes_once_and_shows_only_name_and_state(
         responses.append(client.get(url, REMOTE_ADDR="203.0.113.7"))
     # then: one resume operation, audited as the system with the requester's address
     assert Operation.objects.filter(environment=stopped, kind="resume").count() == 1
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # at commit: the worker's task, and the `resuming` event for subscribers
     event = AuditEvent.objects.get(action="environment.resume", target_id=stopped.public_id)
     assert (event.actor_kind, event.ip) == ("system", "203.0.113.7")
     # and a page that refreshes, showing the name and the state and nothing else of the environment
