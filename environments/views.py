@@ -36,6 +36,7 @@ from environments.forms import (
     ScaleForm,
 )
 from environments.graphql.schema import visible_environments
+from environments.graphql.types import OPERATIONS_MAX
 from environments.models import Cluster, Environment, ServiceInstance
 from environments.svg import LineageRow, lineage_svg, timeline_svg
 from frontend.context_processors import current_team
@@ -324,7 +325,7 @@ def _detail_context(request: HttpRequest, env: Environment, *, outcome: dict | N
     services = list(env.services.all())
     for service in services:
         service.endpoint_links = _http_links(service.endpoints)
-    operations = list(env.operations.all())
+    operations = list(env.operations.select_related("actor").prefetch_related("steps")[:OPERATIONS_MAX])
     for operation in operations:
         operation.step_list = list(operation.steps.all())
     traced = next((op for op in operations if op.step_list), None)

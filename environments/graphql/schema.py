@@ -68,14 +68,15 @@ def visible_environments(user, fields: Mapping[str, list] | None = None):
         services = models.ServiceInstance.objects.select_related("provided_by")
         services = services.defer(*(f"provided_by__{column}" for column in _HEAVY_COLUMNS))
         queryset = queryset.prefetch_related(Prefetch("services", queryset=services))
-    if everything or "operations" in fields:
-        wanted = _selected(fields.get("operations", []))
-        operations = models.Operation.objects.all()
-        if not everything:
-            operations = operations.defer(*_OPERATION_COLUMNS)
-        if everything or "requestedBy" in wanted:
+    # Operations: prefetched for a query that selects them (a list of environments would otherwise
+    # read them one environment at a time). Pages and payloads read the newest few themselves: an
+    # environment's whole history, steps and all, is not theirs to load.
+    if "operations" in fields:
+        wanted = _selected(fields["operations"])
+        operations = models.Operation.objects.defer(*_OPERATION_COLUMNS)
+        if "requestedBy" in wanted:
             operations = operations.select_related("actor")
-        if everything or "steps" in wanted:
+        if "steps" in wanted:
             operations = operations.prefetch_related("steps")
         queryset = queryset.prefetch_related(Prefetch("operations", queryset=operations))
     return queryset
@@ -345,7 +346,9 @@ class Query:
 
     @strawberry.field(description="One environment by id (env_…); null when absent or not visible")
     def environment(self, info: Info, id: strawberry.ID) -> Environment | None:
-        env = visible_environments(current_user(info), environment_fields(info)).filter(public_id=id).first()
+        # Its operations are read by their own field, newest first and only as many as asked for.
+        fields = {name: sub for name, sub in environment_fields(info).items() if name != "operations"}
+        env = visible_environments(current_user(info), fields).filter(public_id=id).first()
         if env is not None:
             actions.touch_activity(env)  # `env get`/`status`/`wait` are use: push back idle shutdown
         return env

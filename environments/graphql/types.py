@@ -183,6 +183,10 @@ class Service:
         return root.provided_by.public_id
 
 
+# An environment's operations one read returns at most, newest first (the API's and the page's).
+OPERATIONS_MAX = 100
+
+
 @strawberry_django.type(models.Environment)
 class Environment:
     id: strawberry.ID = strawberry_django.field(field_name="public_id")
@@ -223,7 +227,11 @@ class Environment:
 
     @strawberry.field(description="Operations, newest first")
     def operations(self, root: models.Environment, last: int = 20) -> list[Operation]:
-        return list(root.operations.all())[: max(1, min(last, 100))]
+        newest = max(1, min(last, OPERATIONS_MAX))
+        if "operations" in getattr(root, "_prefetched_objects_cache", {}):  # a list prefetched them
+            return list(root.operations.all()[:newest])
+        # One environment: the newest `last` only, however long its history (`env wait` polls this).
+        return list(root.operations.select_related("actor").prefetch_related("steps")[:newest])
 
     @strawberry.field(description="The base this environment derives from (overlays)")
     def parent_id(self, root: models.Environment) -> strawberry.ID | None:

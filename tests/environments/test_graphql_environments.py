@@ -172,3 +172,31 @@ def test_every_error_code_the_actions_raise_has_a_graphql_code():
     }
     raised |= {"INVALID_BLUEPRINT"}
     assert raised <= set(EnvironmentErrorCode.__members__), raised - set(EnvironmentErrorCode.__members__)
+
+
+def test_one_environment_reads_only_its_newest_operations(gql, env, owner, client_for, django_assert_max_num_queries):
+    """A long history (here 150 more operations with a step each) is not loaded to show a few: the
+    query asks the database for the newest `last`, and the page for the newest OPERATIONS_MAX."""
+    from environments.graphql.types import OPERATIONS_MAX
+    from environments.models import Operation, OperationStep
+
+    # given: a long-lived environment
+    for i in range(150):
+        operation = Operation.objects.create(environment=env, kind="reconcile", actor=owner, state="succeeded")
+        OperationStep.objects.create(operation=operation, position=0, name=f"step-{i}", outcome="succeeded")
+    newest = list(env.operations.order_by("-created_at", "-pk").values_list("public_id", flat=True)[:3])
+
+    # when: `env wait`'s progress query
+    query = "query($id: ID!) { environment(id: $id) { state operations(last: 3) { id steps { name } } } }"
+    gql(query, {"id": env.public_id}, user=owner)  # warm
+    with CaptureQueriesContext(connection) as captured:
+        data = gql(query, {"id": env.public_id}, user=owner)["data"]["environment"]
+
+    # then: the newest three, and no query reads more operation rows than asked for
+    assert [op["id"] for op in data["operations"]] == newest
+    operation_reads = [q["sql"] for q in captured.captured_queries if 'FROM "environments_operation"' in q["sql"]]
+    assert operation_reads and all("LIMIT 3" in sql for sql in operation_reads), operation_reads
+
+    # and the page shows the newest OPERATIONS_MAX of 151
+    page = client_for(owner).get(f"/environments/{env.public_id}/")
+    assert page.content.decode().count("data-operation=") == OPERATIONS_MAX
