@@ -27,10 +27,10 @@ def _forget_inherited_pools() -> None:
         DatabaseWrapper._connection_pools.clear()
 
 
+os.register_at_fork(after_in_child=_forget_inherited_pools)
+
+
 def pool_options(*, max_size: int, timeout: int) -> dict:
-    """The ``OPTIONS["pool"]`` of a PostgreSQL database, with the fork guard installed."""
-    if not getattr(pool_options, "_registered", False):
-        os.register_at_fork(after_in_child=_forget_inherited_pools)
-        pool_options._registered = True
+    """The ``OPTIONS["pool"]`` of a PostgreSQL database (importing this module installed the fork guard)."""
     # min_size 1: one connection stays open while idle; more are opened as concurrent requests need.
     return {"min_size": 1, "max_size": max_size, "timeout": timeout}

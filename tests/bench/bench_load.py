@@ -566,8 +566,9 @@ def one_database(args) -> int:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=10).read()  # noqa: S310
 
         recorder = Recorder()
-        cpu_before = {part: servers.cpu_seconds(part) for part in ("web", "worker", "kubesim")}
-        cpu_before["clients (this process)"] = time.process_time()
+        parts = ("web", "worker", "kubesim")
+        cpu_before = {part: servers.cpu_seconds(part) for part in parts}
+        clients_before = time.process_time()
         load_before = os.getloadavg()
         elapsed = asyncio.run(
             run_clients(
@@ -575,8 +576,8 @@ def one_database(args) -> int:
             )
         )
         load_after = os.getloadavg()
-        cpu = {part: servers.cpu_seconds(part) - before for part, before in list(cpu_before.items())[:3]}
-        cpu["clients (this process)"] = time.process_time() - cpu_before["clients (this process)"]
+        cpu = {part: servers.cpu_seconds(part) - cpu_before[part] for part in parts}
+        cpu["clients (this process)"] = time.process_time() - clients_before
         servers.check()
         return report(args, recorder, elapsed, queries, load_before, load_after, cpu)
     finally:

@@ -11,18 +11,13 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 
-def install_schedules() -> list[tuple[str, bool]]:
-    """(name, created) of each schedule, created or brought back to its definition."""
-    from audit.tasks import ensure_checkpoint_schedule
-    from environments.tasks import ensure_fleet_schedule
-
-    return [(schedule.name, created) for schedule, created in (ensure_fleet_schedule(), ensure_checkpoint_schedule())]
-
-
 class Command(BaseCommand):
     help = "Create or repair the fleet sweep (every minute) and audit checkpoint (daily) schedules."
 
     def handle(self, *args, **opts):
-        for name, created in install_schedules():
+        from audit.tasks import ensure_checkpoint_schedule
+        from environments.tasks import ensure_fleet_schedule
+
+        for schedule, created in (ensure_fleet_schedule(), ensure_checkpoint_schedule()):
             if opts["verbosity"] > 0:
-                self.stdout.write(f"{name}: {'created' if created else 'present'}")
+                self.stdout.write(f"{schedule.name}: {'created' if created else 'present'}")

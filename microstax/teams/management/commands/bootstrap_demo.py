@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -91,9 +92,7 @@ class Command(BaseCommand):
         if not ApiToken.objects.active().filter(user=admin, name=DEMO_TOKEN_NAME).exists():
             _, secret = actions.create_api_token(actor=admin, name=DEMO_TOKEN_NAME)
 
-        from microstax.deploy.management.commands.install_schedules import install_schedules
-
-        install_schedules()  # the fleet sweep every minute, the audit trail's daily checkpoint
+        call_command("install_schedules", verbosity=0)  # the fleet sweep every minute, the daily checkpoint
         sandbox = self._sandbox(admin, sandbox_kubeconfig) if sandbox_kubeconfig else None
         demo_env = self._demo_environment(admin, team, sandbox) if demo_environment and sandbox else None
 
